@@ -1,0 +1,186 @@
+"""What visitorsync stores: one row per week, one row per sync attempt, webhook dedup keys."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q, Window
+from django.db.models.functions import Lag
+from django.utils import timezone
+
+from metrics import weeks
+
+
+class WeeklyMetricQuerySet(models.QuerySet):
+    def with_previous(self) -> "WeeklyMetricQuerySet":
+        """Annotate `previous_visitors`: the visitors of the week before, in the same query.
+
+        A week with no stored week right before it gets None, so growth stays blank
+        instead of comparing against a week that is not there.
+        """
+        return self.annotate(
+            previous_visitors=Window(Lag("visitors"), order_by=F("week_start").asc()),
+            previous_week_start=Window(Lag("week_start"), order_by=F("week_start").asc()),
+        )
+
+
+class WeeklyMetric(models.Model):
+    """The numbers of one week. `visitors`/`pageviews` are live (PostHog + webhooks since)."""
+
+    week_start = models.DateField(
+        unique=True, help_text="First day of the week, in the configured time zone."
+    )
+    visitors = models.PositiveIntegerField(default=0, help_text="Unique visitors (live).")
+    pageviews = models.PositiveIntegerField(default=0, help_text="Pageviews (live).")
+    posthog_visitors = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Unique visitors PostHog reported at the last sync."
+    )
+    posthog_pageviews = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Pageviews PostHog reported at the last sync."
+    )
+    synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When PostHog last confirmed this week."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WeeklyMetricQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-week_start"]
+        permissions = [("sync_weeklymetric", "Can start a sync with PostHog")]
+
+    def __str__(self) -> str:
+        return f"Week of {self.week_start:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        if self.week_start and not weeks.is_week_start(self.week_start):
+            raise ValidationError(
+                {
+                    "week_start": (
+                        f"{self.week_start:%Y-%m-%d} is a {self.week_start:%A}; weeks start on "
+                        f"{weeks.week_start_for_date(self.week_start):%A}s "
+                        "(VISITORSYNC_WEEK_START)."
+                    )
+                }
+            )
+
+    @property
+    def week_end(self) -> dt.date:
+        """Last day of the week (inclusive)."""
+        return self.week_start + dt.timedelta(days=6)
+
+    @property
+    def webhook_visitors(self) -> int | None:
+        """Visitors counted by the webhook since the last sync (None before the first sync)."""
+        if self.posthog_visitors is None:
+            return None
+        return self.visitors - self.posthog_visitors
+
+    @property
+    def webhook_pageviews(self) -> int | None:
+        if self.posthog_pageviews is None:
+            return None
+        return self.pageviews - self.posthog_pageviews
+
+    def visitors_change(self, previous_visitors: int | None) -> float | None:
+        """Week-over-week change in visitors as a fraction (0.25 = +25%).
+
+        None when there is no previous week or it had no visitors (growth from zero has
+        no meaningful percentage).
+        """
+        if not previous_visitors:
+            return None
+        return (self.visitors - previous_visitors) / previous_visitors
+
+
+class SyncRun(models.Model):
+    """One attempt to sync with PostHog, whatever started it.
+
+    At most one row is `running` at a time (a partial unique constraint): inserting the
+    row is how a sync takes the lock, on SQLite and PostgreSQL alike, across processes
+    and hosts that share the database.
+    """
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "Management command"
+        CRON = "cron", "Cron endpoint"
+        ADMIN = "admin", "Admin page"
+        ADMIN_ACTION = "admin_action", "Admin action"
+        CRONTAB = "crontab", "Crontab job"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_by = models.CharField(max_length=150, blank=True, help_text="User, if any.")
+    dry_run = models.BooleanField(default=False)
+    forced = models.BooleanField(default=False)
+    first_week = models.DateField(null=True, blank=True)
+    last_week = models.DateField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=100, blank=True)
+    weeks_total = models.PositiveIntegerField(default=0)
+    weeks_done = models.PositiveIntegerField(default=0)
+    weeks_checked = models.PositiveIntegerField(default=0)
+    weeks_created = models.PositiveIntegerField(default=0)
+    weeks_updated = models.PositiveIntegerField(default=0)
+    weeks_unchanged = models.PositiveIntegerField(default=0)
+    queries = models.PositiveIntegerField(default=0, help_text="PostHog queries spent.")
+    error = models.TextField(blank=True)
+    changes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Per-week changes: week, visitors and pageviews before and after.",
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="running"),
+                name="metrics_syncrun_one_running",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} ({self.get_trigger_display()}, {self.get_status_display()})"
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+class WebhookDelivery(models.Model):
+    """One accepted webhook event, kept to recognise redeliveries (pruned with age)."""
+
+    key = models.CharField(max_length=255, unique=True, help_text="Event uuid or webhook-id.")
+    week_start = models.DateField(db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Delivery {self.key} (week of {self.week_start})"
+
+
+class WeekVisitor(models.Model):
+    """A visitor already counted in a week, as a keyed hash (never the raw id)."""
+
+    week_start = models.DateField()
+    visitor_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["week_start", "visitor_hash"], name="metrics_weekvisitor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Visitor {self.visitor_hash[:8]}… in week of {self.week_start}"

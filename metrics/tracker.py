@@ -1,0 +1,420 @@
+"""The tracker service: the one place that changes weekly numbers.
+
+Every door (management command, cron endpoint, admin page, crontab job, webhook) calls a
+function here. A sync asks PostHog for every week of a range, then writes all changes in
+one transaction, or nothing at all when any query failed.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Min, Q, Value
+from django.utils import timezone
+
+from metrics import weeks
+from metrics.models import SyncRun, WeeklyMetric
+from metrics.posthog import PostHogClient, PostHogConfig, PostHogError, WeeklyCounts
+
+logger = logging.getLogger(__name__)
+
+# progress(weeks_done, weeks_total, phase)
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class SyncError(Exception):
+    """A sync did not complete; `run` (if any) is the recorded SyncRun."""
+
+    def __init__(self, message: str, *, run: SyncRun | None = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class SyncInProgress(SyncError):
+    """Another sync holds the lock; `run` is that sync."""
+
+
+class SyncFailed(SyncError):
+    """The run was recorded as failed and no stored number changed."""
+
+
+class WipeoutRefused(SyncFailed):
+    """PostHog's answer would zero weeks that hold visitors; refused unless forced."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeekChange:
+    week_start: dt.date
+    visitors_before: int | None  # None: the week was created by this run
+    visitors_after: int
+    pageviews_before: int | None
+    pageviews_after: int
+
+    @property
+    def created(self) -> bool:
+        return self.visitors_before is None
+
+    def as_json(self) -> dict:
+        return {
+            "week": self.week_start.isoformat(),
+            "created": self.created,
+            "visitors": [self.visitors_before, self.visitors_after],
+            "pageviews": [self.pageviews_before, self.pageviews_after],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncStatus:
+    posthog_configured: bool
+    posthog_problems: list[str]
+    missing_settings: list[str]
+    running: SyncRun | None
+    last_run: SyncRun | None
+    last_success: SyncRun | None
+    success_count: int
+    failure_count: int
+    weeks_stored: int
+    newest_week: dt.date | None
+    oldest_week: dt.date | None
+
+
+# --- Public service functions --------------------------------------------------------------
+def sync_all_metrics(
+    *,
+    trigger: str,
+    since: dt.date | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    started_by: str = "",
+    client: PostHogClient | None = None,
+) -> SyncRun:
+    """Sync every week from the earliest stored week (or `since`) through the current week.
+
+    With no weeks stored, starts `VISITORSYNC_BACKFILL_WEEKS` weeks back. Missing weeks are
+    created so the table has no gaps. Returns the finished SyncRun; raises SyncInProgress
+    or SyncFailed (recorded, nothing changed).
+    """
+    last = weeks.current_week_start()
+    if since is not None:
+        first = weeks.week_start_for_date(since)
+        if first > last:
+            raise ValueError(f"since={since} is in the future")
+    else:
+        earliest = WeeklyMetric.objects.aggregate(first=Min("week_start"))["first"]
+        backfill_from = last - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
+        first = weeks.week_start_for_date(earliest) if earliest else backfill_from
+    return _sync(
+        week_starts=list(weeks.week_range(first, last)),
+        trigger=trigger,
+        dry_run=dry_run,
+        force=force,
+        progress=progress,
+        started_by=started_by,
+        client=client,
+    )
+
+
+def sync_weeks(
+    *,
+    week_starts: Iterable[dt.date],
+    trigger: str,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    started_by: str = "",
+    client: PostHogClient | None = None,
+) -> SyncRun:
+    """Sync just these weeks (each must be a week start), creating any that are missing."""
+    selected = sorted(set(week_starts))
+    if not selected:
+        raise ValueError("no weeks to sync")
+    for week in selected:
+        if not weeks.is_week_start(week):
+            raise ValueError(f"{week} is not a week start")
+    return _sync(
+        week_starts=selected,
+        trigger=trigger,
+        dry_run=dry_run,
+        force=force,
+        progress=progress,
+        started_by=started_by,
+        client=client,
+    )
+
+
+def update_metric_visitors(moment: dt.datetime, *, trigger: str, **options) -> SyncRun:
+    """Re-sync the one week that contains the aware datetime `moment`."""
+    return sync_weeks(week_starts=[weeks.week_start_for(moment)], trigger=trigger, **options)
+
+
+def sync_metric_by_id(metric_id: int, *, trigger: str, **options) -> SyncRun:
+    """Re-sync one stored week; raises WeeklyMetric.DoesNotExist for an unknown id."""
+    week = WeeklyMetric.objects.values_list("week_start", flat=True).get(pk=metric_id)
+    return sync_weeks(week_starts=[week], trigger=trigger, **options)
+
+
+def get_sync_status() -> SyncStatus:
+    """Configuration state and sync history, in a fixed number of queries."""
+    config = PostHogConfig.from_settings()
+    problems = config.problems()
+    real_runs = SyncRun.objects.filter(dry_run=False)
+    counts = real_runs.aggregate(
+        succeeded=Count("id", filter=Q(status=SyncRun.Status.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=SyncRun.Status.FAILED)),
+    )
+    stored = WeeklyMetric.objects.aggregate(
+        count=Count("id"), newest=Max("week_start"), oldest=Min("week_start")
+    )
+    return SyncStatus(
+        posthog_configured=not problems,
+        posthog_problems=problems,
+        missing_settings=config.missing_settings,
+        running=SyncRun.objects.filter(status=SyncRun.Status.RUNNING).first(),
+        last_run=SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first(),
+        last_success=real_runs.filter(status=SyncRun.Status.SUCCEEDED).first(),
+        success_count=counts["succeeded"],
+        failure_count=counts["failed"],
+        weeks_stored=stored["count"],
+        newest_week=stored["newest"],
+        oldest_week=stored["oldest"],
+    )
+
+
+def run_changes(run: SyncRun) -> list[WeekChange]:
+    """The per-week changes a run recorded, largest visitor change first."""
+    changes = [
+        WeekChange(
+            week_start=dt.date.fromisoformat(item["week"]),
+            visitors_before=item["visitors"][0],
+            visitors_after=item["visitors"][1],
+            pageviews_before=item["pageviews"][0],
+            pageviews_after=item["pageviews"][1],
+        )
+        for item in run.changes
+    ]
+    return sorted(changes, key=lambda c: -abs(c.visitors_after - (c.visitors_before or 0)))
+
+
+# --- The sync itself -------------------------------------------------------------------------
+def _sync(
+    *,
+    week_starts: list[dt.date],
+    trigger: str,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressCallback | None,
+    started_by: str,
+    client: PostHogClient | None,
+) -> SyncRun:
+    client = client or PostHogClient()
+    run = _claim_lock(
+        trigger=trigger,
+        dry_run=dry_run,
+        forced=force,
+        started_by=started_by,
+        first_week=week_starts[0],
+        last_week=week_starts[-1],
+        weeks_total=len(week_starts),
+    )
+    started = time.monotonic()
+    report = _Progress(run, progress)
+    try:
+        # Read the stored numbers before asking PostHog: whatever webhooks add from now on
+        # is kept on top of PostHog's answer (see _apply).
+        stored = _snapshot(week_starts)
+        report(0, "Asking PostHog")
+        answer = client.weekly_counts(
+            first_week=week_starts[0],
+            last_week=week_starts[-1],
+            on_chunk=lambda done, _total: report(min(done, len(week_starts)), "Asking PostHog"),
+        )
+        run.queries = client.queries
+        report(len(week_starts), "Writing" if not dry_run else "Comparing")
+        changes, unchanged = _apply(
+            week_starts=week_starts, stored=stored, answer=answer, dry_run=dry_run, force=force
+        )
+    except PostHogError as err:
+        run.queries = client.queries
+        _finish(run, status=SyncRun.Status.FAILED, error=str(err))
+        logger.error("sync run=%s trigger=%s failed after %d queries: %s", run.pk, trigger, run.queries, err)
+        raise SyncFailed(str(err), run=run) from err
+    except WipeoutRefused as err:
+        _finish(run, status=SyncRun.Status.FAILED, error=str(err))
+        logger.error("sync run=%s trigger=%s refused: %s", run.pk, trigger, err)
+        err.run = run
+        raise
+    except BaseException as err:
+        _finish(run, status=SyncRun.Status.FAILED, error=f"Internal error: {err!r}")
+        logger.exception("sync run=%s trigger=%s crashed", run.pk, trigger)
+        raise
+    run.weeks_checked = len(week_starts)
+    run.weeks_created = sum(1 for c in changes if c.created)
+    run.weeks_updated = len(changes) - run.weeks_created
+    run.weeks_unchanged = unchanged
+    run.changes = [c.as_json() for c in changes]
+    _finish(run, status=SyncRun.Status.SUCCEEDED)
+    logger.info(
+        "sync run=%s trigger=%s%s weeks=%d created=%d updated=%d unchanged=%d queries=%d duration=%.2fs",
+        run.pk,
+        trigger,
+        " (dry run)" if dry_run else "",
+        run.weeks_checked,
+        run.weeks_created,
+        run.weeks_updated,
+        run.weeks_unchanged,
+        run.queries,
+        time.monotonic() - started,
+    )
+    return run
+
+
+def _snapshot(week_starts: list[dt.date]) -> dict[dt.date, dict]:
+    return {
+        row["week_start"]: row
+        for row in WeeklyMetric.objects.filter(
+            week_start__gte=week_starts[0], week_start__lte=week_starts[-1]
+        ).values("week_start", "visitors", "pageviews", "posthog_visitors", "posthog_pageviews")
+    }
+
+
+def _apply(
+    *,
+    week_starts: list[dt.date],
+    stored: dict[dt.date, dict],
+    answer: WeeklyCounts,
+    dry_run: bool,
+    force: bool,
+) -> tuple[list[WeekChange], int]:
+    """Compare PostHog's answer with the snapshot taken before the query; write the differences.
+
+    Returns the changes and the number of unchanged weeks. Visitors and pageviews that
+    webhooks add while the sync runs are kept: each row is set to PostHog's number plus
+    whatever it gained since the snapshot, in one UPDATE, so no increment is lost.
+    """
+    changes: list[WeekChange] = []
+    unchanged = 0
+    for week in week_starts:
+        count = answer.for_week(week)
+        row = stored.get(week)
+        if row is None:
+            changes.append(WeekChange(week, None, count.visitors, None, count.pageviews))
+        elif (row["visitors"], row["pageviews"], row["posthog_visitors"], row["posthog_pageviews"]) == (
+            count.visitors,
+            count.pageviews,
+            count.visitors,
+            count.pageviews,
+        ):
+            unchanged += 1
+        else:
+            changes.append(
+                WeekChange(week, row["visitors"], count.visitors, row["pageviews"], count.pageviews)
+            )
+
+    zeroed = [c for c in changes if c.visitors_before and c.visitors_after == 0]
+    if zeroed and not force:
+        listed = ", ".join(f"{c.week_start} ({c.visitors_before} visitors)" for c in zeroed[:5])
+        more = f" and {len(zeroed) - 5} more" if len(zeroed) > 5 else ""
+        raise WipeoutRefused(
+            f"Refusing to set {len(zeroed)} week(s) that hold visitors to zero: {listed}{more}. "
+            "PostHog found no events for them, which usually means POSTHOG_PROJECT_ID or "
+            f"VISITORSYNC_EVENT ({settings.VISITORSYNC_EVENT!r}) is wrong. If the data "
+            "really is gone, sync again with --force (or force=1). Nothing was changed."
+        )
+    if dry_run:
+        return changes, unchanged
+
+    now = timezone.now()
+    with transaction.atomic():
+        created_weeks = [c.week_start for c in changes if c.created]
+        # A webhook may create the same week concurrently: ignore that conflict and treat
+        # the row as starting from zero, so the update below keeps what the webhook added.
+        WeeklyMetric.objects.bulk_create(
+            [WeeklyMetric(week_start=week) for week in created_weeks], ignore_conflicts=True
+        )
+        for change in changes:
+            WeeklyMetric.objects.filter(week_start=change.week_start).update(
+                visitors=Value(change.visitors_after) + F("visitors") - Value(change.visitors_before or 0),
+                pageviews=Value(change.pageviews_after)
+                + F("pageviews")
+                - Value(change.pageviews_before or 0),
+                posthog_visitors=change.visitors_after,
+                posthog_pageviews=change.pageviews_after,
+                synced_at=now,
+                updated_at=now,
+            )
+        # PostHog confirmed the unchanged weeks too; one statement for all of them.
+        WeeklyMetric.objects.filter(
+            week_start__in=[w for w in week_starts if w not in {c.week_start for c in changes}]
+        ).update(synced_at=now)
+        _after_sync_write(week_starts=week_starts)
+    return changes, unchanged
+
+
+def _after_sync_write(*, week_starts: list[dt.date]) -> None:
+    """Housekeeping that runs inside a successful sync's transaction."""
+
+
+# --- Lock and run bookkeeping --------------------------------------------------------------
+def _claim_lock(**fields) -> SyncRun:
+    """Insert the running SyncRun, which is the lock; raise SyncInProgress if it is held."""
+    _expire_stale_runs()
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(status=SyncRun.Status.RUNNING, **fields)
+    except IntegrityError:
+        holder = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).first()
+        if holder is None:  # released between our insert and this read: tell the caller
+            raise SyncInProgress("Another sync just finished; try again.") from None
+        raise SyncInProgress(
+            f"Sync #{holder.pk} ({holder.get_trigger_display()}"
+            f"{', by ' + holder.started_by if holder.started_by else ''}) has been running "
+            f"since {timezone.localtime(holder.started_at):%Y-%m-%d %H:%M:%S %Z}; wait for it "
+            "to finish.",
+            run=holder,
+        ) from None
+
+
+def _expire_stale_runs() -> None:
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.VISITORSYNC_SYNC_STALE_AFTER)
+    stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    for run in stale:
+        logger.warning(
+            "sync run=%s abandoned (no progress since %s); releasing its lock", run.pk, run.heartbeat_at
+        )
+    stale.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"Abandoned: no progress for {settings.VISITORSYNC_SYNC_STALE_AFTER} seconds "
+            "(VISITORSYNC_SYNC_STALE_AFTER); its process probably stopped. No number was "
+            "changed by it."
+        ),
+    )
+
+
+def _finish(run: SyncRun, *, status: str, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.phase = "Done" if status == SyncRun.Status.SUCCEEDED else "Failed"
+    run.save()
+
+
+class _Progress:
+    """Records progress on the run row (for pages that poll it) and tells the caller."""
+
+    def __init__(self, run: SyncRun, callback: ProgressCallback | None) -> None:
+        self.run = run
+        self.callback = callback
+
+    def __call__(self, done: int, phase: str) -> None:
+        now = timezone.now()
+        self.run.weeks_done, self.run.phase, self.run.heartbeat_at = done, phase, now
+        SyncRun.objects.filter(pk=self.run.pk).update(weeks_done=done, phase=phase, heartbeat_at=now)
+        if self.callback:
+            self.callback(done, self.run.weeks_total, phase)

@@ -1,0 +1,3 @@
+"""HTTP endpoints of the metrics app (webhook, cron, status)."""
+
+urlpatterns: list = []

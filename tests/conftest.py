@@ -1,0 +1,37 @@
+import datetime as dt
+
+import pytest
+
+from tests.posthog_stub import PostHogStub, generate_events
+
+QUERY_URL = "https://us.posthog.com/api/projects/12345/query/"
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Record the client's retry waits instead of sleeping; the client's clock advances by them."""
+    waits: list[float] = []
+    monkeypatch.setattr("metrics.posthog.sleep_for", waits.append)
+    monkeypatch.setattr("metrics.posthog.monotonic_now", lambda: 1000.0 + sum(waits))
+    return waits
+
+
+@pytest.fixture
+def stub_events():
+    return generate_events(weeks=30, seed=7, gap_weeks=(3, 4))
+
+
+@pytest.fixture
+def posthog_stub(settings, stub_events):
+    """The loopback PostHog stub, with settings pointing the client at it."""
+    with PostHogStub(events=stub_events, timezone=settings.VISITORSYNC_TIMEZONE) as stub:
+        settings.POSTHOG_HOST = stub.url
+        settings.POSTHOG_PROJECT_ID = stub.project_id
+        settings.POSTHOG_API_KEY = stub.api_key
+        yield stub
+
+
+def monday(year: int, month: int, day: int) -> dt.date:
+    date = dt.date(year, month, day)
+    assert date.weekday() == 0, f"{date} is not a Monday"
+    return date

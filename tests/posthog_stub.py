@@ -1,0 +1,298 @@
+"""A PostHog-compatible Query API stub on 127.0.0.1, for tests and benchmarks.
+
+It answers `POST /api/projects/<id>/query/` the way PostHog does for visitorsync's weekly
+HogQL query: it reads the week mode, time zone, event and bounds from the request and
+computes the weekly numbers from its own fixture events (the ground truth). It checks the
+Bearer key and project id, applies the LIMIT and reports `hasMore`, and can add latency or
+answer a scripted sequence of failures.
+
+Run it as a process: `python -m tests.posthog_stub --port 8123 --weeks 12 --seed 1`.
+"""
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import random
+import re
+import threading
+import time
+import zoneinfo
+from collections import defaultdict
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WEEK_EXPR = re.compile(r"toStartOfWeek\(toTimeZone\(timestamp, '([^']+)'\), (\d)\)")
+LIMIT_EXPR = re.compile(r"\bLIMIT (\d+)\s*$")
+PATH_EXPR = re.compile(r"^/api/(?:projects|environments)/(\d+)/query/?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    uuid: str
+    event: str
+    person_id: str
+    timestamp: dt.datetime  # aware
+
+
+@dataclasses.dataclass
+class ScriptedResponse:
+    status: int
+    body: dict | str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def week_start(moment: dt.datetime, *, tz_name: str, mode: int) -> dt.date:
+    """ClickHouse toStartOfWeek(toTimeZone(ts, tz), mode) for modes 0 (Sunday) and 3 (Monday)."""
+    day = moment.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
+    first_weekday = {3: 0, 0: 6}[mode]
+    return day - dt.timedelta(days=(day.weekday() - first_weekday) % 7)
+
+
+def weekly_truth(
+    events: list[Event],
+    *,
+    tz_name: str,
+    mode: int,
+    event: str = "$pageview",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> dict[dt.date, tuple[int, int]]:
+    """{week_start: (unique persons, event count)} over the events in [start, end)."""
+    persons: dict[dt.date, set[str]] = defaultdict(set)
+    views: dict[dt.date, int] = defaultdict(int)
+    for item in events:
+        if item.event != event:
+            continue
+        if (start and item.timestamp < start) or (end and item.timestamp >= end):
+            continue
+        week = week_start(item.timestamp, tz_name=tz_name, mode=mode)
+        persons[week].add(item.person_id)
+        views[week] += 1
+    return {week: (len(persons[week]), views[week]) for week in sorted(views)}
+
+
+def generate_events(
+    *,
+    weeks: int,
+    seed: int = 1,
+    end: dt.datetime | None = None,
+    per_week: int = 40,
+    persons: int = 60,
+    gap_weeks: tuple[int, ...] = (),
+) -> list[Event]:
+    """Deterministic fixture events spread over the last `weeks` weeks before `end`.
+
+    Weeks whose index (0 = oldest) is in `gap_weeks` get no events, and some events are of
+    another kind, so both "absent week" and the event filter are exercised.
+    """
+    rng = random.Random(seed)
+    end = end or dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(weeks=weeks)
+    events = []
+    for index in range(weeks):
+        if index in gap_weeks:
+            continue
+        week_begin = start + dt.timedelta(weeks=index)
+        for n in range(rng.randint(per_week // 2, per_week)):
+            moment = week_begin + dt.timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
+            if moment >= end:
+                continue
+            name = "$pageview" if n % 7 else "$autocapture"
+            events.append(Event(f"{seed}-{index}-{n}", name, f"person-{rng.randint(1, persons)}", moment))
+    return events
+
+
+class PostHogStub:
+    """The stub server; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        events: list[Event] | None = None,
+        project_id: str = "12345",
+        api_key: str = "phx_testkey",
+        latency: float = 0.0,
+        timezone: str = "UTC",
+    ) -> None:
+        self.events = list(events or [])
+        self.project_id = project_id
+        self.api_key = api_key
+        self.latency = latency
+        self.timezone = timezone  # what the stub reports as the project's time zone
+        self.scripted: list[ScriptedResponse] = []
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.barrier_before_answer: threading.Event | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self, port: int = 0) -> "PostHogStub":
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                stub._handle(self)
+
+            def log_message(self, format: str, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "PostHogStub":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def query_count(self) -> int:
+        return len(self.requests)
+
+    def fail_next(self, status: int, body: dict | str | None = None, **headers: str) -> None:
+        """Answer the next query with this status (queue several for several queries)."""
+        body = body if body is not None else {"detail": "scripted"}
+        self.scripted.append(ScriptedResponse(status, body, headers))
+
+    def truth(self, *, tz_name: str, mode: int, event: str = "$pageview") -> dict[dt.date, tuple[int, int]]:
+        return weekly_truth(self.events, tz_name=tz_name, mode=mode, event=event)
+
+    # --- request handling ----------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length)
+        with self._lock:
+            self.requests.append({"path": request.path, "headers": dict(request.headers), "body": raw})
+            scripted = self.scripted.pop(0) if self.scripted else None
+        if self.latency:
+            time.sleep(self.latency)
+        if self.barrier_before_answer is not None:
+            self.barrier_before_answer.wait(timeout=30)
+        if scripted:
+            return self._send(request, scripted.status, scripted.body, scripted.headers)
+        match = PATH_EXPR.match(request.path)
+        if not match:
+            return self._send(request, HTTPStatus.NOT_FOUND, {"detail": "Not found."})
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._send(
+                request,
+                HTTPStatus.UNAUTHORIZED,
+                {
+                    "type": "authentication_error",
+                    "code": "authentication_failed",
+                    "detail": "Invalid personal API key.",
+                },
+            )
+        if match.group(1) != self.project_id:
+            return self._send(request, HTTPStatus.NOT_FOUND, {"detail": "Not found."})
+        try:
+            payload = json.loads(raw)
+            query = payload["query"]
+            answer = self._answer(query["query"], query.get("values") or {})
+        except (ValueError, KeyError, TypeError) as err:
+            return self._send(
+                request,
+                HTTPStatus.BAD_REQUEST,
+                {"type": "validation_error", "code": "invalid_input", "detail": str(err)},
+            )
+        self._send(request, HTTPStatus.OK, answer)
+
+    def _answer(self, hogql: str, values: dict) -> dict:
+        base = {
+            "is_cached": False,
+            "timezone": self.timezone,
+            "offset": 0,
+            "hogql": hogql,
+            "last_refresh": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        if hogql.strip() == "SELECT 1":
+            return {
+                **base,
+                "results": [[1]],
+                "columns": ["1"],
+                "types": [["1", "UInt8"]],
+                "hasMore": False,
+                "limit": 100,
+            }
+        week_match = WEEK_EXPR.search(hogql)
+        if not week_match:
+            raise ValueError("unsupported query: no toStartOfWeek(toTimeZone(...)) bucket")
+        limit_match = LIMIT_EXPR.search(hogql)
+        limit = int(limit_match.group(1)) if limit_match else 100
+        tz_name, mode = week_match.group(1), int(week_match.group(2))
+        start = dt.datetime.fromisoformat(values["start"].replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(values["end"].replace("Z", "+00:00"))
+        truth = weekly_truth(
+            self.events, tz_name=tz_name, mode=mode, event=values["event"], start=start, end=end
+        )
+        rows = [[week.isoformat(), visitors, views] for week, (visitors, views) in truth.items()]
+        return {
+            **base,
+            "results": rows[:limit],
+            "columns": ["week", "visitors", "pageviews"],
+            "types": [["week", "Date"], ["visitors", "UInt64"], ["pageviews", "UInt64"]],
+            "hasMore": len(rows) > limit,
+            "limit": limit,
+        }
+
+    def _send(
+        self,
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: dict | str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
+        request.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--project-id", default="12345")
+    parser.add_argument("--api-key", default="phx_testkey")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    stub = PostHogStub(
+        events=generate_events(weeks=args.weeks, seed=args.seed),
+        project_id=args.project_id,
+        api_key=args.api_key,
+        latency=args.latency,
+    )
+    stub.start(args.port)
+    print(f"PostHog stub on {stub.url} (project {args.project_id})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The PostHog client against `responses` mocks: what it sends, retries and refuses."""
+
+import datetime as dt
+import itertools
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from metrics import posthog
+from metrics.posthog import PostHogClient, PostHogConfig
+from tests.conftest import QUERY_URL, monday
+
+FIRST = monday(2025, 1, 6)
+
+
+def client(**overrides) -> PostHogClient:
+    config = PostHogConfig.from_settings()
+    return PostHogClient(posthog.dataclasses.replace(config, **overrides))
+
+
+def rows_for(first: dt.date, count: int) -> list[list]:
+    return [[(first + dt.timedelta(weeks=i)).isoformat(), 10 + i, 30 + i] for i in range(count)]
+
+
+def ok(results, **extra) -> dict:
+    return {"results": results, "hasMore": False, "columns": ["week", "visitors", "pageviews"], **extra}
+
+
+@responses.activate
+def test_request_names_mode_timezone_event_and_limit(settings):
+    settings.VISITORSYNC_TIMEZONE = "America/New_York"
+    settings.VISITORSYNC_WEEK_START = "sunday"
+    settings.VISITORSYNC_EVENT = "$pageview"
+    responses.post(
+        QUERY_URL,
+        json=ok([["2025-01-05", 3, 9]]),
+        match=[
+            matchers.header_matcher({"Authorization": "Bearer phx_testkey"}),
+            matchers.json_params_matcher(
+                {
+                    "query": {
+                        "kind": "HogQLQuery",
+                        "query": posthog.weekly_counts_hogql(week_mode=0, tz_name="America/New_York"),
+                        "values": {
+                            "event": "$pageview",
+                            "start": "2025-01-05T05:00:00Z",
+                            "end": "2025-01-12T05:00:00Z",
+                        },
+                    },
+                    "name": "visitorsync weekly counts 2025-01-05..2025-01-05",
+                    "refresh": "force_blocking",
+                }
+            ),
+        ],
+    )
+    counts = client().weekly_counts(first_week=dt.date(2025, 1, 5), last_week=dt.date(2025, 1, 5))
+    assert counts.for_week(dt.date(2025, 1, 5)) == posthog.WeekCount(dt.date(2025, 1, 5), 3, 9)
+    sent = responses.calls[0].request
+    query = json.loads(sent.body)["query"]["query"]
+    assert "toStartOfWeek(toTimeZone(timestamp, 'America/New_York'), 0)" in query
+    assert "count(DISTINCT person_id)" in query
+    assert query.endswith(f"LIMIT {posthog.ROW_LIMIT}")
+    assert sent.headers["User-Agent"].startswith("visitorsync/")
+
+
+@responses.activate
+def test_long_ranges_are_split_into_chunks():
+    responses.post(QUERY_URL, json=ok([]))
+    result = client(chunk_weeks=52).weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
+    assert result.queries == 5
+    bodies = [json.loads(call.request.body)["query"]["values"] for call in responses.calls]
+    assert bodies[0]["start"] == "2025-01-05T23:00:00Z"  # Monday 00:00 in Berlin
+    # Chunks tile the range with no gap and no overlap.
+    for before, after in itertools.pairwise(bodies):
+        assert before["end"] == after["start"]
+
+
+@responses.activate
+def test_progress_is_reported_per_chunk():
+    responses.post(QUERY_URL, json=ok([]))
+    seen = []
+    client(chunk_weeks=4).weekly_counts(
+        first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=9), on_chunk=lambda d, t: seen.append((d, t))
+    )
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+
+
+@responses.activate
+def test_truncated_answer_is_refused():
+    responses.post(QUERY_URL, json={"results": rows_for(FIRST, 2), "hasMore": True})
+    with pytest.raises(posthog.PostHogBadResponse, match="truncated"):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
+
+
+@responses.activate
+def test_datetime_week_values_are_accepted():
+    responses.post(QUERY_URL, json=ok([["2025-01-06T00:00:00+01:00", 4, 8]]))
+    counts = client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert counts.for_week(FIRST).visitors == 4
+
+
+@pytest.mark.parametrize(
+    "results",
+    [[["2025-01-07", 1, 1]], [["not a date", 1, 1]], [["2025-01-06", "x", 1]], [["2025-01-06", 5, 2]], [[1]]],
+    ids=["not-a-week-start", "bad-date", "bad-number", "more-visitors-than-views", "short-row"],
+)
+@responses.activate
+def test_malformed_rows_are_refused(results):
+    responses.post(QUERY_URL, json=ok(results))
+    with pytest.raises(posthog.PostHogBadResponse):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
+
+
+@responses.activate
+def test_non_json_answer_is_a_bad_response():
+    responses.post(QUERY_URL, body="<html>proxy</html>", status=200)
+    with pytest.raises(posthog.PostHogBadResponse, match="not JSON"):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"api_key": ""}, "POSTHOG_API_KEY is not set"),
+        ({"project_id": ""}, "POSTHOG_PROJECT_ID is not set"),
+        ({"project_id": "abc"}, "must be a number"),
+        ({"api_key": "phc_projectkey"}, "project API key"),
+        ({"host": "https://us.i.posthog.com"}, "ingestion host"),
+    ],
+)
+@responses.activate
+def test_unusable_configuration_sends_nothing(overrides, message):
+    with pytest.raises(posthog.PostHogNotConfigured, match=message):
+        client(**overrides).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (401, posthog.PostHogAuthError, "Query Read"),
+        (403, posthog.PostHogAuthError, "rejected the API key"),
+        (404, posthog.PostHogNotFound, "POSTHOG_PROJECT_ID"),
+        (400, posthog.PostHogQueryRejected, "rejected the query"),
+        (302, posthog.PostHogBadResponse, "redirect"),
+    ],
+)
+@responses.activate
+def test_client_errors_are_not_retried(status, error, message, no_sleep):
+    responses.post(QUERY_URL, json={"detail": "nope"}, status=status)
+    with pytest.raises(error, match=message):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 1
+    assert no_sleep == []
+
+
+@responses.activate
+def test_server_error_is_retried_then_succeeds(no_sleep):
+    responses.post(QUERY_URL, json={"detail": "boom"}, status=502)
+    responses.post(QUERY_URL, json={"detail": "boom"}, status=503)
+    responses.post(QUERY_URL, json=ok(rows_for(FIRST, 1)))
+    posthog_client = client()
+    counts = posthog_client.weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert counts.for_week(FIRST).visitors == 10
+    assert len(no_sleep) == 2
+    assert all(0 <= wait <= 4 for wait in no_sleep)
+    assert posthog_client.queries == 3  # every attempt spends the team's query budget
+
+
+@responses.activate
+def test_connection_errors_are_retried_then_reported(no_sleep):
+    responses.post(QUERY_URL, body=requests.ConnectionError("refused"))
+    with pytest.raises(posthog.PostHogUnavailable, match="Could not reach PostHog"):
+        client(max_attempts=3).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 3
+    assert len(no_sleep) == 2
+
+
+@responses.activate
+def test_retry_after_is_honoured(no_sleep):
+    throttled = {
+        "type": "throttled_error",
+        "code": "throttled",
+        "detail": "Request was throttled. Expected available in 12 seconds.",
+        "attr": None,
+    }
+    responses.post(QUERY_URL, json=throttled, status=429, headers={"Retry-After": "12"})
+    responses.post(QUERY_URL, json=ok([]))
+    client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert no_sleep == [12.0]
+
+
+@responses.activate
+def test_retry_after_is_capped(no_sleep):
+    responses.post(QUERY_URL, json={"detail": "slow down"}, status=429, headers={"Retry-After": "21600"})
+    responses.post(QUERY_URL, json=ok([]))
+    client(retry_after_cap=30, retry_deadline=1000).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert no_sleep == [30.0]
+
+
+@responses.activate
+def test_rate_limit_that_outlasts_retries_is_reported(no_sleep):
+    responses.post(
+        QUERY_URL, json={"detail": "Request was throttled."}, status=429, headers={"Retry-After": "1"}
+    )
+    with pytest.raises(posthog.PostHogRateLimited, match="rate limiting"):
+        client(max_attempts=4).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+def test_deadline_stops_retries_early(no_sleep):
+    responses.post(QUERY_URL, json={"detail": "later"}, status=503, headers={"Retry-After": "50"})
+    with pytest.raises(posthog.PostHogUnavailable, match="503"):
+        client(max_attempts=10, retry_deadline=60, retry_after_cap=60).weekly_counts(
+            first_week=FIRST, last_week=FIRST
+        )
+    # 50 s fits in the 60 s deadline once; a second wait would not.
+    assert no_sleep == [50.0]
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_failure_in_a_later_chunk_fails_the_whole_answer(no_sleep):
+    responses.post(QUERY_URL, json=ok(rows_for(FIRST, 2)))
+    responses.post(QUERY_URL, json={"detail": "nope"}, status=403)
+    with pytest.raises(posthog.PostHogAuthError):
+        client(chunk_weeks=2).weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=3))
+
+
+@responses.activate
+def test_connection_test_reports_project_timezone():
+    responses.post(
+        QUERY_URL,
+        json={"results": [[1]], "hasMore": False, "timezone": "Europe/Paris"},
+        match=[
+            matchers.json_params_matcher(
+                {"query": {"kind": "HogQLQuery", "query": "SELECT 1"}}, strict_match=False
+            )
+        ],
+    )
+    info = client().test_connection()
+    assert info.timezone == "Europe/Paris"
+    assert info.project_id == "12345"

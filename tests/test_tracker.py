@@ -1,0 +1,244 @@
+"""The tracker service against the loopback PostHog stub (real HTTP) and a real database."""
+
+import datetime as dt
+
+import pytest
+import responses
+from django.db.models import F
+
+from metrics import tracker, weeks
+from metrics.models import SyncRun, WeeklyMetric
+from tests.conftest import QUERY_URL
+
+pytestmark = pytest.mark.django_db
+
+TRIGGER = SyncRun.Trigger.COMMAND
+
+
+def stored_numbers() -> dict[dt.date, tuple[int, int]]:
+    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.order_by("week_start")}
+
+
+def truth(stub, settings) -> dict[dt.date, tuple[int, int]]:
+    return stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
+
+
+def expected(stub, settings, first: dt.date) -> dict[dt.date, tuple[int, int]]:
+    known = truth(stub, settings)
+    return {w: known.get(w, (0, 0)) for w in weeks.week_range(first, weeks.current_week_start())}
+
+
+def test_empty_table_backfills_configured_weeks(posthog_stub, settings):
+    settings.VISITORSYNC_BACKFILL_WEEKS = 12
+    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    first = weeks.current_week_start() - dt.timedelta(weeks=11)
+    assert stored_numbers() == expected(posthog_stub, settings, first)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.weeks_checked == run.weeks_created == 12
+    assert run.queries == 1
+
+
+def test_sync_fills_gaps_from_earliest_stored_week(posthog_stub, settings):
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=25), visitors=1, pageviews=1)
+    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=3), visitors=1, pageviews=1)
+    tracker.sync_all_metrics(trigger=TRIGGER)
+    got = stored_numbers()
+    assert list(got) == list(weeks.week_range(current - dt.timedelta(weeks=25), current))
+    assert got == expected(posthog_stub, settings, current - dt.timedelta(weeks=25))
+
+
+def test_weeks_absent_from_posthog_are_zero(posthog_stub, settings):
+    settings.VISITORSYNC_BACKFILL_WEEKS = 30
+    tracker.sync_all_metrics(trigger=TRIGGER)
+    known = truth(posthog_stub, settings)
+    zero_weeks = [w for w, numbers in stored_numbers().items() if numbers == (0, 0)]
+    assert zero_weeks, "the fixture has empty weeks (gap_weeks)"
+    assert all(w not in known for w in zero_weeks)
+    assert all(m.posthog_visitors == 0 for m in WeeklyMetric.objects.filter(week_start__in=zero_weeks))
+
+
+def test_second_run_changes_nothing(posthog_stub, settings):
+    first = tracker.sync_all_metrics(trigger=TRIGGER)
+    before = stored_numbers()
+    second = tracker.sync_all_metrics(trigger=TRIGGER)
+    assert stored_numbers() == before
+    assert first.weeks_created == 12
+    assert (second.weeks_created, second.weeks_updated, second.weeks_unchanged) == (0, 0, 12)
+    assert second.changes == []
+
+
+def test_changes_record_before_and_after(posthog_stub, settings):
+    week = weeks.current_week_start() - dt.timedelta(weeks=1)
+    WeeklyMetric.objects.create(week_start=week, visitors=99999, pageviews=99999)
+    run = tracker.sync_all_metrics(trigger=TRIGGER, since=week)
+    after = stored_numbers()[week]
+    week_change = next(c for c in run.changes if c["week"] == week.isoformat())
+    assert week_change == {
+        "week": week.isoformat(),
+        "created": False,
+        "visitors": [99999, after[0]],
+        "pageviews": [99999, after[1]],
+    }
+    metric = WeeklyMetric.objects.get(week_start=week)
+    assert (metric.posthog_visitors, metric.posthog_pageviews) == after
+    assert metric.synced_at is not None
+
+
+def test_since_backfills_older_weeks(posthog_stub, settings):
+    settings.VISITORSYNC_BACKFILL_WEEKS = 4
+    tracker.sync_all_metrics(trigger=TRIGGER)
+    since = weeks.current_week_start() - dt.timedelta(weeks=20) + dt.timedelta(days=3)
+    run = tracker.sync_all_metrics(trigger=TRIGGER, since=since)
+    assert run.first_week == weeks.week_start_for_date(since)
+    assert run.weeks_created == 17
+    assert stored_numbers() == expected(posthog_stub, settings, weeks.week_start_for_date(since))
+
+
+def test_since_in_the_future_is_refused(posthog_stub):
+    with pytest.raises(ValueError, match="future"):
+        tracker.sync_all_metrics(trigger=TRIGGER, since=dt.date.today() + dt.timedelta(days=30))
+
+
+def test_progress_callback_reports_weeks_and_phases(posthog_stub, settings):
+    settings.VISITORSYNC_CHUNK_WEEKS = 5
+    seen = []
+    run = tracker.sync_all_metrics(trigger=TRIGGER, progress=lambda d, t, p: seen.append((d, t, p)))
+    assert seen == [
+        (0, 12, "Asking PostHog"),
+        (5, 12, "Asking PostHog"),
+        (10, 12, "Asking PostHog"),
+        (12, 12, "Asking PostHog"),
+        (12, 12, "Writing"),
+    ]
+    assert run.queries == 3
+    assert run.weeks_done == 12
+
+
+def test_dry_run_writes_nothing_but_reports_changes(posthog_stub):
+    run = tracker.sync_all_metrics(trigger=TRIGGER, dry_run=True)
+    assert WeeklyMetric.objects.count() == 0
+    assert run.dry_run and run.weeks_created == 12 and len(run.changes) == 12
+
+
+@responses.activate
+def test_failure_mid_run_changes_nothing_and_is_recorded(settings, no_sleep):
+    settings.VISITORSYNC_CHUNK_WEEKS = 4
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=11), visitors=5, pageviews=9)
+    responses.post(QUERY_URL, json={"results": [], "hasMore": False})
+    responses.post(QUERY_URL, json={"detail": "Invalid personal API key."}, status=401)
+    before = stored_numbers()
+    with pytest.raises(tracker.SyncFailed, match="rejected the API key") as caught:
+        tracker.sync_all_metrics(trigger=TRIGGER)
+    assert stored_numbers() == before
+    run = SyncRun.objects.get()
+    assert caught.value.run == run
+    assert run.status == SyncRun.Status.FAILED
+    assert "Query Read" in run.error
+    assert run.queries == 2
+    assert run.finished_at is not None
+
+
+def test_wipeout_is_refused_unless_forced(posthog_stub, settings):
+    settings.VISITORSYNC_EVENT = "$no_such_event"
+    week = weeks.current_week_start() - dt.timedelta(weeks=2)
+    WeeklyMetric.objects.create(week_start=week, visitors=40, pageviews=100)
+    with pytest.raises(tracker.WipeoutRefused, match="--force") as caught:
+        tracker.sync_all_metrics(trigger=TRIGGER)
+    assert "VISITORSYNC_EVENT ('$no_such_event')" in str(caught.value)
+    assert stored_numbers() == {week: (40, 100)}
+    assert SyncRun.objects.get().status == SyncRun.Status.FAILED
+
+    run = tracker.sync_all_metrics(trigger=TRIGGER, force=True)
+    assert run.forced and run.status == SyncRun.Status.SUCCEEDED
+    assert stored_numbers()[week] == (0, 0)
+
+
+def test_a_running_sync_holds_the_lock(posthog_stub):
+    holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, status=SyncRun.Status.RUNNING)
+    with pytest.raises(tracker.SyncInProgress, match=f"Sync #{holder.pk} \\(Cron endpoint\\)") as caught:
+        tracker.sync_all_metrics(trigger=TRIGGER)
+    assert caught.value.run == holder
+    assert posthog_stub.query_count == 0
+    assert SyncRun.objects.count() == 1
+
+
+def test_an_abandoned_sync_is_expired_and_its_lock_freed(posthog_stub, settings):
+    settings.VISITORSYNC_SYNC_STALE_AFTER = 60
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    dead = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, started_at=long_ago, heartbeat_at=long_ago)
+    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and "Abandoned" in dead.error
+    assert run.status == SyncRun.Status.SUCCEEDED
+
+
+def test_lock_is_released_after_failure(posthog_stub, no_sleep):
+    posthog_stub.fail_next(403, {"detail": "forbidden"})
+    with pytest.raises(tracker.SyncFailed):
+        tracker.sync_all_metrics(trigger=TRIGGER)
+    assert tracker.sync_all_metrics(trigger=TRIGGER).status == SyncRun.Status.SUCCEEDED
+
+
+def test_increments_during_a_sync_are_kept(posthog_stub, settings):
+    """A webhook that adds to a week while PostHog is being asked is not overwritten."""
+    settings.VISITORSYNC_BACKFILL_WEEKS = 2
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=1), visitors=1, pageviews=1)
+
+    def webhook_arrives(done, total, phase):
+        if phase == "Asking PostHog" and done == 0:
+            WeeklyMetric.objects.filter(week_start=current).update(visitors=F("visitors") + 1)
+            WeeklyMetric.objects.get_or_create(week_start=current, defaults={"visitors": 1, "pageviews": 1})
+
+    tracker.sync_all_metrics(trigger=TRIGGER, progress=webhook_arrives)
+    known = expected(posthog_stub, settings, current - dt.timedelta(weeks=1))
+    metric = WeeklyMetric.objects.get(week_start=current)
+    assert (metric.posthog_visitors, metric.posthog_pageviews) == known[current]
+    assert (metric.visitors, metric.pageviews) == (known[current][0] + 1, known[current][1] + 1)
+
+
+def test_sync_selected_weeks_and_by_id(posthog_stub, settings):
+    current = weeks.current_week_start()
+    metric = WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=5))
+    run = tracker.sync_metric_by_id(metric.pk, trigger=TRIGGER)
+    assert run.weeks_checked == 1
+    metric.refresh_from_db()
+    assert (metric.visitors, metric.pageviews) == truth(posthog_stub, settings).get(metric.week_start, (0, 0))
+    with pytest.raises(WeeklyMetric.DoesNotExist):
+        tracker.sync_metric_by_id(10**9, trigger=TRIGGER)
+    with pytest.raises(ValueError, match="not a week start"):
+        tracker.sync_weeks(week_starts=[current + dt.timedelta(days=1)], trigger=TRIGGER)
+
+
+def test_update_metric_visitors_syncs_the_week_of_a_moment(posthog_stub, settings):
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(weeks=3)
+    run = tracker.update_metric_visitors(moment, trigger=TRIGGER)
+    assert run.first_week == run.last_week == weeks.week_start_for(moment)
+    assert WeeklyMetric.objects.get().week_start == weeks.week_start_for(moment)
+
+
+def test_status_counts_runs_and_weeks(posthog_stub, settings, no_sleep, django_assert_num_queries):
+    tracker.sync_all_metrics(trigger=TRIGGER)
+    posthog_stub.fail_next(404)
+    with pytest.raises(tracker.SyncFailed):
+        tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(trigger=TRIGGER, dry_run=True)
+    with django_assert_num_queries(5):
+        status = tracker.get_sync_status()
+    assert status.posthog_configured
+    assert (status.success_count, status.failure_count) == (1, 1)
+    assert status.last_run.dry_run
+    assert status.last_success.status == SyncRun.Status.SUCCEEDED and not status.last_success.dry_run
+    assert status.weeks_stored == 12
+    assert status.newest_week == weeks.current_week_start()
+    assert status.running is None
+
+
+def test_status_names_missing_settings(settings):
+    settings.POSTHOG_API_KEY = ""
+    settings.POSTHOG_PROJECT_ID = ""
+    status = tracker.get_sync_status()
+    assert not status.posthog_configured
+    assert status.missing_settings == ["POSTHOG_PROJECT_ID", "POSTHOG_API_KEY"]

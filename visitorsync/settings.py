@@ -1,0 +1,168 @@
+"""Settings for visitorsync, read once from the environment (and an optional `.env`).
+
+Every setting is documented in README.md and `.env.example`. Defaults exist only where
+they are safe; production secrets have none (see `metrics/checks.py`).
+"""
+
+import os
+import zoneinfo
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# VISITORSYNC_ENV_FILE="" disables the file (the test suite does, so a developer's real
+# keys never leak into tests).
+_env_file = os.environ.get("VISITORSYNC_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    environ.Env.read_env(_env_file)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random string, for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set DEBUG=true "
+            "for local development."
+        )
+    SECRET_KEY = "django-insecure-local-development-only-never-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_crontab",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "visitorsync.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "visitorsync.wsgi.application"
+
+# --- Database -------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Webhooks write concurrently. WAL lets readers run beside the writer, the timeout
+    # makes writers queue instead of failing with "database is locked", and IMMEDIATE
+    # takes the write lock at BEGIN so two transactions cannot deadlock on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+# --- PostHog --------------------------------------------------------------------------
+POSTHOG_HOST = env.str("POSTHOG_HOST", default="https://us.posthog.com").rstrip("/")
+POSTHOG_PROJECT_ID = env.str("POSTHOG_PROJECT_ID", default="")
+POSTHOG_API_KEY = env.str("POSTHOG_API_KEY", default="")
+POSTHOG_CONNECT_TIMEOUT = env.float("POSTHOG_CONNECT_TIMEOUT", default=5.0)
+# PostHog stops a query after 10 s; leave room for queueing and the transfer.
+POSTHOG_READ_TIMEOUT = env.float("POSTHOG_READ_TIMEOUT", default=30.0)
+POSTHOG_MAX_ATTEMPTS = env.int("POSTHOG_MAX_ATTEMPTS", default=4)
+POSTHOG_RETRY_DEADLINE = env.float("POSTHOG_RETRY_DEADLINE", default=120.0)
+POSTHOG_RETRY_AFTER_CAP = env.float("POSTHOG_RETRY_AFTER_CAP", default=60.0)
+
+# --- Weeks ----------------------------------------------------------------------------
+VISITORSYNC_WEEK_START = env.str("VISITORSYNC_WEEK_START", default="monday").strip().lower()
+if VISITORSYNC_WEEK_START not in ("monday", "sunday"):
+    raise ImproperlyConfigured(
+        f"VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not {VISITORSYNC_WEEK_START!r}."
+    )
+VISITORSYNC_TIMEZONE = env.str("VISITORSYNC_TIMEZONE", default=TIME_ZONE)
+try:
+    zoneinfo.ZoneInfo(VISITORSYNC_TIMEZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+    raise ImproperlyConfigured(
+        f"VISITORSYNC_TIMEZONE={VISITORSYNC_TIMEZONE!r} is not an IANA time zone name "
+        "(for example 'Europe/Berlin' or 'America/New_York'). Use your PostHog project's "
+        "time zone."
+    ) from err
+# django-environ reads a value starting with "$" as a reference to another variable
+# ("$pageview" would look up a variable named "pageview"), so read this one raw.
+VISITORSYNC_EVENT = os.environ.get("VISITORSYNC_EVENT", "").strip() or "$pageview"
+VISITORSYNC_BACKFILL_WEEKS = env.int("VISITORSYNC_BACKFILL_WEEKS", default=12)
+VISITORSYNC_CHUNK_WEEKS = env.int("VISITORSYNC_CHUNK_WEEKS", default=52)
+if VISITORSYNC_BACKFILL_WEEKS < 1 or VISITORSYNC_CHUNK_WEEKS < 1:
+    raise ImproperlyConfigured("VISITORSYNC_BACKFILL_WEEKS and VISITORSYNC_CHUNK_WEEKS must be at least 1.")
+# A sync whose process stopped reporting progress this long ago is marked failed and its
+# lock released, so a crashed run cannot block every later one.
+VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "metrics": {
+            "handlers": ["console"],
+            "level": env.str("VISITORSYNC_LOG_LEVEL", default="INFO").upper(),
+            "propagate": False,
+        },
+    },
+}
