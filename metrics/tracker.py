@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Min, Q, Value
 from django.utils import timezone
 
-from metrics import weeks
+from metrics import schedule, weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogConfig, PostHogError, WeeklyCounts
 
@@ -80,6 +80,8 @@ class SyncStatus:
     weeks_stored: int
     newest_week: dt.date | None
     oldest_week: dt.date | None
+    stale: bool  # no successful sync within twice the schedule interval
+    stale_after: dt.timedelta
 
 
 # --- Public service functions --------------------------------------------------------------
@@ -170,18 +172,22 @@ def get_sync_status() -> SyncStatus:
     stored = WeeklyMetric.objects.aggregate(
         count=Count("id"), newest=Max("week_start"), oldest=Min("week_start")
     )
+    last_success = real_runs.filter(status=SyncRun.Status.SUCCEEDED).first()
+    stale_after = schedule.stale_after()
     return SyncStatus(
         posthog_configured=not problems,
         posthog_problems=problems,
         missing_settings=config.missing_settings,
         running=SyncRun.objects.filter(status=SyncRun.Status.RUNNING).first(),
         last_run=SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first(),
-        last_success=real_runs.filter(status=SyncRun.Status.SUCCEEDED).first(),
+        last_success=last_success,
         success_count=counts["succeeded"],
         failure_count=counts["failed"],
         weeks_stored=stored["count"],
         newest_week=stored["newest"],
         oldest_week=stored["oldest"],
+        stale=last_success is None or timezone.now() - last_success.finished_at > stale_after,
+        stale_after=stale_after,
     )
 
 

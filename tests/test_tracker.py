@@ -234,6 +234,23 @@ def test_status_counts_runs_and_weeks(posthog_stub, settings, no_sleep, django_a
     assert status.weeks_stored == 12
     assert status.newest_week == weeks.current_week_start()
     assert status.running is None
+    assert not status.stale
+
+
+def test_status_is_stale_without_a_recent_success(settings):
+    settings.VISITORSYNC_CRON_SCHEDULE = "0 */6 * * *"
+    assert tracker.get_sync_status().stale  # never synced
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=13)
+    SyncRun.objects.create(
+        trigger=TRIGGER, status=SyncRun.Status.SUCCEEDED, started_at=long_ago, finished_at=long_ago
+    )
+    status = tracker.get_sync_status()
+    assert status.stale and status.stale_after == dt.timedelta(hours=12)
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(hours=11)
+    SyncRun.objects.create(
+        trigger=TRIGGER, status=SyncRun.Status.SUCCEEDED, started_at=recent, finished_at=recent
+    )
+    assert not tracker.get_sync_status().stale
 
 
 def test_status_names_missing_settings(settings):

@@ -147,6 +147,8 @@ if VISITORSYNC_BACKFILL_WEEKS < 1 or VISITORSYNC_CHUNK_WEEKS < 1:
 # A sync whose process stopped reporting progress this long ago is marked failed and its
 # lock released, so a crashed run cannot block every later one.
 VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
+# When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
+VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
 
 LOGGING = {
     "version": 1,
