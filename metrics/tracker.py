@@ -284,7 +284,7 @@ def _snapshot(week_starts: list[dt.date]) -> dict[dt.date, dict]:
         row["week_start"]: row
         for row in WeeklyMetric.objects.filter(
             week_start__gte=week_starts[0], week_start__lte=week_starts[-1]
-        ).values("week_start", "visitors", "pageviews", "posthog_visitors", "posthog_pageviews")
+        ).values("id", "week_start", "visitors", "pageviews", "posthog_visitors", "posthog_pageviews")
     }
 
 
@@ -336,14 +336,33 @@ def _apply(
 
     now = timezone.now()
     with transaction.atomic():
-        created_weeks = [c.week_start for c in changes if c.created]
-        # A webhook may create the same week concurrently: ignore that conflict and treat
-        # the row as starting from zero, so the update below keeps what the webhook added.
+        created = [c for c in changes if c.created]
         WeeklyMetric.objects.bulk_create(
-            [WeeklyMetric(week_start=week) for week in created_weeks], ignore_conflicts=True
+            [
+                WeeklyMetric(
+                    week_start=c.week_start,
+                    visitors=c.visitors_after,
+                    pageviews=c.pageviews_after,
+                    posthog_visitors=c.visitors_after,
+                    posthog_pageviews=c.pageviews_after,
+                    synced_at=now,
+                )
+                for c in created
+            ],
+            ignore_conflicts=True,
         )
-        for change in changes:
-            WeeklyMetric.objects.filter(week_start=change.week_start).update(
+        # A webhook may have created one of those weeks since the snapshot. Its row won
+        # (the conflict was ignored) and is the one never synced: update it from zero.
+        raced = dict(
+            WeeklyMetric.objects.filter(
+                week_start__in=[c.week_start for c in created], posthog_visitors__isnull=True
+            ).values_list("week_start", "id")
+        )
+        # Rows that existed at the snapshot, plus raced ones; rows inserted above are done.
+        row_ids = {week: row["id"] for week, row in stored.items()} | raced
+        updates = [
+            WeeklyMetric(
+                pk=row_ids[change.week_start],
                 visitors=Value(change.visitors_after) + F("visitors") - Value(change.visitors_before or 0),
                 pageviews=Value(change.pageviews_after)
                 + F("pageviews")
@@ -353,10 +372,18 @@ def _apply(
                 synced_at=now,
                 updated_at=now,
             )
+            for change in changes
+            if change.week_start in row_ids
+        ]
+        WeeklyMetric.objects.bulk_update(
+            updates,
+            ["visitors", "pageviews", "posthog_visitors", "posthog_pageviews", "synced_at", "updated_at"],
+        )
         # PostHog confirmed the unchanged weeks too; one statement for all of them.
-        WeeklyMetric.objects.filter(
-            week_start__in=[w for w in week_starts if w not in {c.week_start for c in changes}]
-        ).update(synced_at=now)
+        changed_weeks = {c.week_start for c in changes}
+        WeeklyMetric.objects.filter(week_start__in=[w for w in week_starts if w not in changed_weeks]).update(
+            synced_at=now
+        )
         _after_sync_write(week_starts=week_starts)
     return changes, unchanged
 
