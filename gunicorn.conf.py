@@ -6,6 +6,15 @@ with several threads each serve many concurrent webhooks on a small machine.
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+# The same optional `.env` the Django settings read, so PORT and friends can live there too
+# (real environment variables win).
+_env_file = os.environ.get("VISITORSYNC_ENV_FILE", str(Path(__file__).resolve().parent / ".env"))
+if _env_file and Path(_env_file).is_file():
+    environ.Env.read_env(_env_file)
 
 
 def _int(name: str, default: int) -> int:
@@ -38,6 +47,9 @@ threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 900)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 900)
 keepalive = 5
+# Proxies whose X-Forwarded-* headers gunicorn trusts (comma-separated, "*" for any: only
+# when nothing but your proxy can reach gunicorn).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # Access and error logs to stdout/stderr, where systemd and platforms collect them.
 # %(M)s is the request time in milliseconds.

@@ -135,7 +135,15 @@ def test_admin_behind_a_tls_proxy_is_served_with_hsts(client, https_profile):
 
 # --- gunicorn.conf.py ---------------------------------------------------------------------------
 def gunicorn_config(monkeypatch, **env: str) -> dict:
-    for name in ("PORT", "GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+    monkeypatch.setenv("VISITORSYNC_ENV_FILE", "")
+    for name in (
+        "PORT",
+        "GUNICORN_BIND",
+        "WEB_CONCURRENCY",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "FORWARDED_ALLOW_IPS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -150,8 +158,8 @@ def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
     assert config["accesslog"] == "-"
 
 
-def test_gunicorn_outlasts_a_sync_that_retries_posthog():
-    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
+    config = gunicorn_config(monkeypatch)
     one_query = (
         django_settings.POSTHOG_RETRY_DEADLINE
         + django_settings.POSTHOG_CONNECT_TIMEOUT
@@ -164,11 +172,24 @@ def test_gunicorn_outlasts_a_sync_that_retries_posthog():
 
 def test_gunicorn_reads_port_bind_and_sizes_from_the_environment(monkeypatch):
     assert gunicorn_config(monkeypatch, PORT="5000")["bind"] == "0.0.0.0:5000"
+    assert gunicorn_config(monkeypatch, FORWARDED_ALLOW_IPS="10.0.0.2")["forwarded_allow_ips"] == "10.0.0.2"
     config = gunicorn_config(
         monkeypatch, PORT="5000", GUNICORN_BIND="unix:/run/visitorsync.sock", WEB_CONCURRENCY="3"
     )
     assert config["bind"] == "unix:/run/visitorsync.sock"
     assert config["workers"] == 3
+
+
+def test_gunicorn_reads_the_env_file(monkeypatch, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=6123\nGUNICORN_THREADS=8\n")
+    for name in ("PORT", "GUNICORN_THREADS", "GUNICORN_BIND"):
+        # Recorded by monkeypatch, so what the file adds to os.environ is undone afterwards.
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VISITORSYNC_ENV_FILE", str(env_file))
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["bind"] == "0.0.0.0:6123" and config["threads"] == 8
 
 
 def test_gunicorn_refuses_a_non_numeric_size(monkeypatch):
