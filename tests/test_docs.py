@@ -59,25 +59,6 @@ def test_every_error_message_is_explained_in_troubleshooting(source, message):
     assert message.strip() in TROUBLESHOOTING, f"docs/troubleshooting.md does not explain {message!r}"
 
 
-def test_every_posthog_error_class_is_raised_with_a_documented_message():
-    source = (ROOT / "metrics" / "posthog.py").read_text()
-    raised = set(re.findall(r"(?:raise|return|failure: PostHogError =) (PostHog\w+)\(", source))
-    assert raised >= {
-        "PostHogNotConfigured",
-        "PostHogAuthError",
-        "PostHogNotFound",
-        "PostHogRateLimited",
-        "PostHogBadResponse",
-        "PostHogQueryRejected",
-        "PostHogUnavailable",
-    }
-    starts = {m for s, m in MESSAGES if s == "metrics/posthog.py"}
-    # One documented message start per raise site is the floor; more sites than messages
-    # means a new message that nobody documented.
-    sites = len(re.findall(r"(?:raise|return|failure: PostHogError =) PostHog\w+\(\n?\s*f?\"", source))
-    assert sites <= len(starts), "metrics/posthog.py has an error message missing from MESSAGES"
-
-
 @pytest.mark.parametrize(
     "name", ["deploying", "scaling", "connecting-posthog", "scheduling", "troubleshooting"]
 )
