@@ -374,7 +374,7 @@ class PostHogClient:
 
     def _error_for(self, response: requests.Response) -> PostHogError:
         status = response.status_code
-        detail = _detail(response)
+        detail = _detail(response, secret=self.config.api_key)
         host, project = self.config.host, self.config.project_id
         if status in (401, 403):
             return PostHogAuthError(
@@ -427,14 +427,21 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     return body
 
 
-def _detail(response: requests.Response) -> str:
+def _detail(response: requests.Response, *, secret: str) -> str:
+    """A short excerpt of an error answer, for messages that are logged and stored.
+
+    A proxy or debugging endpoint may echo the request back, so the API key is cut out
+    (before shortening, which could otherwise leave half of it).
+    """
     try:
         body = response.json()
     except ValueError:
-        return (response.text or response.reason or "").strip()[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("code") or body)[:200]
-    return str(body)[:200]
+        text = (response.text or response.reason or "").strip()
+    else:
+        text = str(body.get("detail") or body.get("code") or body) if isinstance(body, dict) else str(body)
+    if secret:
+        text = text.replace(secret, "[POSTHOG_API_KEY]")
+    return text[:200]
 
 
 def _parse_row(row: Any) -> WeekCount:

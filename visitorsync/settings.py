@@ -34,6 +34,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Check ids to silence, e.g. "security.W021" if you choose not to send HSTS preload.
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -48,6 +50,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (the admin's) with far-future caching; right after
+    # SecurityMiddleware so they get its headers but skip the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,6 +115,39 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic writes content-hashed, pre-compressed copies; WhiteNoise serves them
+    # with a one-year immutable cache header because the name changes with the content.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Production: HTTPS behind a proxy ------------------------------------------------------
+# Safe defaults when DEBUG is off; each can be overridden from the environment.
+# `manage.py check --deploy --fail-level WARNING` passes with docs/deploying.md's variables.
+_https = not DEBUG
+# "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header saying the request came over
+# https. Set it only when your proxy always sets (overwrites) that header.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_"):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' with the header in Django's "
+            "META form, for example 'HTTP_X_FORWARDED_PROTO,https', not "
+            f"{','.join(_proxy_ssl_header)!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+# Machines call /api/ (PostHog's webhook, cron, status). PostHog counts a 3xx as a failed
+# delivery, and a redirected POST loses its body, so these never redirect; your proxy
+# should serve them over https only.
+SECURE_REDIRECT_EXEMPT = [r"^api/"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_https)
+# Only an apex domain can be put on browsers' preload list; see docs/deploying.md.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_https)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 
 # --- PostHog --------------------------------------------------------------------------
 POSTHOG_HOST = env.str("POSTHOG_HOST", default="https://us.posthog.com").rstrip("/")
@@ -150,21 +188,34 @@ VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=9
 # When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
 VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
 
+# --- Logging ----------------------------------------------------------------------------
+# One console handler (stdout/stderr is what systemd, Docker and platforms collect).
+# Nothing logs a secret or a raw visitor id (tests/test_logging.py).
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+VISITORSYNC_LOG_LEVEL = env.str("VISITORSYNC_LOG_LEVEL", default="INFO").strip().upper()
+DJANGO_LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO").strip().upper()
+for _name, _level in (
+    ("VISITORSYNC_LOG_LEVEL", VISITORSYNC_LOG_LEVEL),
+    ("DJANGO_LOG_LEVEL", DJANGO_LOG_LEVEL),
+):
+    if _level not in _LOG_LEVELS:
+        raise ImproperlyConfigured(f"{_name} must be one of {', '.join(_LOG_LEVELS)}, not {_level!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # The process id tells gunicorn's workers apart.
+        "plain": {"format": "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
+    # Other libraries speak up at WARNING. Ours propagate to the root handler rather
+    # than having their own, so each record is written once.
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "metrics": {
-            "handlers": ["console"],
-            "level": env.str("VISITORSYNC_LOG_LEVEL", default="INFO").upper(),
-            "propagate": False,
-        },
+        "metrics": {"level": VISITORSYNC_LOG_LEVEL},
+        "django": {"level": DJANGO_LOG_LEVEL},
     },
 }

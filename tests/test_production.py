@@ -1,0 +1,340 @@
+"""The production profile: deploy checks, HTTPS redirects, gunicorn config, and scripts/serve."""
+
+import os
+import re
+import runpy
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from http import HTTPStatus
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings as django_settings
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The variables docs/deploying.md tells a user to set (besides DATABASE_URL).
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "metrics.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://metrics.example.com",
+    "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+    "SECURE_HSTS_PRELOAD": "true",
+    "POSTHOG_HOST": "https://eu.posthog.com",
+    "POSTHOG_PROJECT_ID": "4242",
+    "POSTHOG_API_KEY": "phx_" + "p" * 40,
+    "POSTHOG_WEBHOOK_SECRET": "w" * 40,
+    "CRON_SECRET": "c" * 40,
+    "VISITORSYNC_TIMEZONE": "Europe/Berlin",
+}
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    """A process environment with only the documented production variables (no .env)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VISITORSYNC_", "POSTHOG_", "SECURE_", "SESSION_", "CSRF_", "GUNICORN_"))
+        and k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRON_SECRET", "PORT")
+        and k not in ("WEB_CONCURRENCY", "DJANGO_SETTINGS_MODULE", "STATIC_ROOT")
+    }
+    env.update(PRODUCTION_ENV)
+    env.update(VISITORSYNC_ENV_FILE="", SECRET_KEY=secrets.token_urlsafe(50))
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+# --- check --deploy ----------------------------------------------------------------------------
+def test_deploy_check_passes_with_the_documented_production_variables():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_id", "words"),
+    [
+        pytest.param({"SECRET_KEY": "short-key"}, "security.W009", "SECRET_KEY", id="short-secret-key"),
+        pytest.param({"SECURE_HSTS_SECONDS": "0"}, "security.W004", "SECURE_HSTS_SECONDS", id="hsts-off"),
+        pytest.param(
+            {"SECURE_SSL_REDIRECT": "false"}, "security.W008", "SECURE_SSL_REDIRECT", id="no-redirect"
+        ),
+        pytest.param(
+            {"SESSION_COOKIE_SECURE": "false"}, "security.W012", "SESSION_COOKIE_SECURE", id="insecure-cookie"
+        ),
+        pytest.param({"DEBUG": "true"}, "security.W018", "DEBUG", id="debug-on"),
+        pytest.param(
+            {"POSTHOG_API_KEY": "phc_project_key"}, "metrics.W001", "personal API key", id="phc-key"
+        ),
+    ],
+)
+def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(**overrides))
+    assert result.returncode != 0
+    assert check_id in result.stderr
+    assert words in result.stderr
+
+
+def test_malformed_proxy_header_setting_is_refused_with_an_example():
+    result = manage("check", env=production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"))
+    assert result.returncode != 0
+    assert "SECURE_PROXY_SSL_HEADER must be" in result.stderr
+    assert "HTTP_X_FORWARDED_PROTO,https" in result.stderr
+
+
+# --- HTTPS redirect ---------------------------------------------------------------------------
+@pytest.fixture
+def https_profile(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.ALLOWED_HOSTS = ["metrics.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/webhooks/posthog"),
+        ("get", "/api/cron/sync-visitors"),
+        ("post", "/api/cron/sync-visitors"),
+        ("get", "/api/sync"),
+    ],
+)
+@pytest.mark.django_db
+def test_api_over_plain_http_is_never_redirected(client, https_profile, method, path):
+    response = getattr(client, method)(path, HTTP_HOST="metrics.example.com")
+    assert not 300 <= response.status_code < 400, response.get("Location")
+
+
+def test_admin_over_plain_http_is_redirected_to_https(client, https_profile):
+    response = client.get("/admin/login/", HTTP_HOST="metrics.example.com")
+    assert response.status_code == HTTPStatus.MOVED_PERMANENTLY
+    assert response["Location"] == "https://metrics.example.com/admin/login/"
+
+
+@pytest.mark.django_db
+def test_admin_behind_a_tls_proxy_is_served_with_hsts(client, https_profile):
+    response = client.get("/admin/login/", HTTP_HOST="metrics.example.com", HTTP_X_FORWARDED_PROTO="https")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+# --- gunicorn.conf.py ---------------------------------------------------------------------------
+def gunicorn_config(monkeypatch, **env: str) -> dict:
+    monkeypatch.setenv("VISITORSYNC_ENV_FILE", "")
+    for name in (
+        "PORT",
+        "GUNICORN_BIND",
+        "WEB_CONCURRENCY",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "FORWARDED_ALLOW_IPS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
+    config = gunicorn_config(monkeypatch)
+    assert config["bind"] == "0.0.0.0:8000"
+    assert config["worker_class"] == "gthread"
+    assert config["workers"] == 2 and config["threads"] == 4
+    assert config["accesslog"] == "-"
+
+
+def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
+    config = gunicorn_config(monkeypatch)
+    one_query = (
+        django_settings.POSTHOG_RETRY_DEADLINE
+        + django_settings.POSTHOG_CONNECT_TIMEOUT
+        + django_settings.POSTHOG_READ_TIMEOUT
+    )
+    assert config["timeout"] > one_query
+    assert config["graceful_timeout"] > one_query
+    assert config["timeout"] >= django_settings.VISITORSYNC_SYNC_STALE_AFTER
+
+
+def test_gunicorn_reads_port_bind_and_sizes_from_the_environment(monkeypatch):
+    assert gunicorn_config(monkeypatch, PORT="5000")["bind"] == "0.0.0.0:5000"
+    assert gunicorn_config(monkeypatch, FORWARDED_ALLOW_IPS="10.0.0.2")["forwarded_allow_ips"] == "10.0.0.2"
+    config = gunicorn_config(
+        monkeypatch, PORT="5000", GUNICORN_BIND="unix:/run/visitorsync.sock", WEB_CONCURRENCY="3"
+    )
+    assert config["bind"] == "unix:/run/visitorsync.sock"
+    assert config["workers"] == 3
+
+
+def test_gunicorn_reads_the_env_file(monkeypatch, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=6123\nGUNICORN_THREADS=8\n")
+    for name in ("PORT", "GUNICORN_THREADS", "GUNICORN_BIND"):
+        # Recorded by monkeypatch, so what the file adds to os.environ is undone afterwards.
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VISITORSYNC_ENV_FILE", str(env_file))
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["bind"] == "0.0.0.0:6123" and config["threads"] == 8
+
+
+def test_gunicorn_refuses_a_non_numeric_size(monkeypatch):
+    with pytest.raises(SystemExit, match="WEB_CONCURRENCY must be a whole number"):
+        gunicorn_config(monkeypatch, WEB_CONCURRENCY="many")
+
+
+# --- scripts/serve --------------------------------------------------------------------------------
+def test_serve_refuses_to_start_without_database_url(tmp_path):
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "serve")],
+        cwd=tmp_path,
+        env=production_env(PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "DATABASE_URL is not set" in result.stderr
+
+
+@pytest.fixture
+def fresh_postgres_database():
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("runs in the PostgreSQL half of scripts/test (DATABASE_URL=postgres://...)")
+    name = f"prod_smoke_{secrets.token_hex(6)}"
+    admin_conninfo = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(url, dbname=name)), name
+    finally:
+        with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def fetch(url: str, **headers: str):
+    """GET without following redirects; returns (status, headers, body)."""
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    """Poll until the server answers; fails early if the process exits."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"scripts/serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            fetch(url)
+            return
+        except (ConnectionError, urllib.error.URLError):
+            time.sleep(0.25)
+    pytest.fail("scripts/serve did not start answering within two minutes")
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop the server's process group by its id, then make sure nothing of it is left."""
+    pgid = process.pid  # start_new_session: the group id is the leader's pid
+    if process_group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while process_group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(fresh_postgres_database, tmp_path):
+    params, name = fresh_postgres_database
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    user = params.get("user", "postgres")
+    password = f":{params['password']}" if params.get("password") else ""
+    env = production_env(
+        PYTHON=sys.executable,
+        DATABASE_URL=f"postgres://{user}{password}@{params.get('host', '127.0.0.1')}:"
+        f"{params.get('port', '5432')}/{name}",
+        ALLOWED_HOSTS="127.0.0.1",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [str(ROOT / "scripts" / "serve")],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(f"{base}/api/sync", process, log_path)
+
+        # Through the TLS proxy (it sets X-Forwarded-Proto): the admin login page renders,
+        # which needs the migrated database and the static manifest.
+        status, _, body = fetch(f"{base}/admin/login/", **{"X-Forwarded-Proto": "https"})
+        assert status == HTTPStatus.OK
+        stylesheet = re.search(rb'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', body)
+        assert stylesheet, "the login page does not link a content-hashed stylesheet"
+        status, headers, css = fetch(base + stylesheet.group(1).decode(), **{"X-Forwarded-Proto": "https"})
+        assert status == HTTPStatus.OK
+        assert b"body" in css
+        assert "max-age=315360000" in headers["Cache-Control"]
+        assert "immutable" in headers["Cache-Control"]
+
+        # Plain http: the admin redirects to https, the API never does.
+        status, headers, _ = fetch(f"{base}/admin/login/")
+        assert status == HTTPStatus.MOVED_PERMANENTLY
+        assert headers["Location"].startswith("https://")
+        status, _, _ = fetch(f"{base}/api/sync")
+        assert not 300 <= status < 400
+    finally:
+        stop_group(process)
+    assert not process_group_alive(process.pid), "a process of scripts/serve is still running"
+    log = log_path.read_text()
+    assert "Booting worker" in log and '"GET /admin/login/ HTTP/1.1" 200' in log
