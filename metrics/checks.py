@@ -3,8 +3,11 @@
 Warnings that only matter in production are tagged `deploy`, so `check --deploy` shows them.
 """
 
+from django.conf import settings
 from django.core import checks
 
+from metrics import schedule
+from metrics.auth import parse_secrets
 from metrics.posthog import PostHogConfig
 
 
@@ -15,3 +18,38 @@ def posthog_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Warning(problem, hint="See README.md, 'Creating the PostHog API key'.", id="metrics.W001")
         for problem in PostHogConfig.from_settings().problems()
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def cron_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Without CRON_SECRET the cron endpoint answers 503 (or, with DEBUG, runs for anyone)."""
+    if parse_secrets(settings.CRON_SECRET):
+        return []
+    return [
+        checks.Warning(
+            "CRON_SECRET is not set: /api/cron/sync-visitors refuses every request (503), so "
+            "a GitHub Actions workflow or platform cron that calls it cannot sync.",
+            hint=(
+                "Set CRON_SECRET to a long random string (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))') and give the same value to the scheduler. "
+                "See README.md, 'Scheduling'."
+            ),
+            id="metrics.W002",
+        )
+    ]
+
+
+@checks.register()
+def cron_schedule(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """VISITORSYNC_CRON_SCHEDULE must be a cron expression: crontab and 'stale' both use it."""
+    try:
+        schedule.parse(settings.VISITORSYNC_CRON_SCHEDULE)
+    except schedule.ScheduleError as err:
+        return [
+            checks.Error(
+                f"VISITORSYNC_CRON_SCHEDULE: {err}.",
+                hint="Use five cron fields, e.g. '0 */6 * * *' (every 6 hours).",
+                id="metrics.E001",
+            )
+        ]
+    return []

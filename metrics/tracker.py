@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Min, Q, Value
 from django.utils import timezone
 
-from metrics import schedule, weeks
+from metrics import auth, schedule, weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogConfig, PostHogError, WeeklyCounts
 
@@ -82,6 +82,8 @@ class SyncStatus:
     oldest_week: dt.date | None
     stale: bool  # no successful sync within twice the schedule interval
     stale_after: dt.timedelta
+    cron_secret_configured: bool = False
+    webhook_secret_configured: bool = False
 
 
 # --- Public service functions --------------------------------------------------------------
@@ -188,6 +190,12 @@ def get_sync_status() -> SyncStatus:
         oldest_week=stored["oldest"],
         stale=last_success is None or timezone.now() - last_success.finished_at > stale_after,
         stale_after=stale_after,
+        cron_secret_configured=bool(auth.parse_secrets(settings.CRON_SECRET)),
+        # The webhook's settings may be absent from an older settings module.
+        webhook_secret_configured=bool(
+            auth.parse_secrets(getattr(settings, "POSTHOG_WEBHOOK_SECRET", ""))
+            or getattr(settings, "POSTHOG_WEBHOOK_SIGNING_SECRET", "")
+        ),
     )
 
 

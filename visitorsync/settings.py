@@ -5,6 +5,7 @@ they are safe; production secrets have none (see `metrics/checks.py`).
 """
 
 import os
+import shlex
 import zoneinfo
 from pathlib import Path
 
@@ -187,6 +188,23 @@ if VISITORSYNC_BACKFILL_WEEKS < 1 or VISITORSYNC_CHUNK_WEEKS < 1:
 VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
 # When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
 VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
+
+# --- Scheduled sync: cron endpoint and crontab job --------------------------------------
+# Bearer secret(s) of /api/cron/sync-visitors; several comma-separated ones rotate without
+# downtime. Read raw: django-environ would take a secret starting with "$" for a reference
+# to another variable. No default: unset is allowed only with DEBUG (see metrics/checks.py).
+CRON_SECRET = os.environ.get("CRON_SECRET", "").strip()
+# django-crontab: `manage.py crontab add` installs one line running metrics.cron on the
+# schedule above. Its file lock keeps one run per host; the SyncRun lock covers every host.
+CRONJOBS = [(VISITORSYNC_CRON_SCHEDULE, "metrics.cron.sync_visitors_job")]
+CRONTAB_LOCK_JOBS = True
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+CRONTAB_COMMENT = "visitorsync scheduled sync"
+# Where the crontab job's output goes. Empty: cron's own handling (mailed to MAILTO, or
+# dropped when the host has no mail transfer agent).
+VISITORSYNC_CRON_LOG = env.str("VISITORSYNC_CRON_LOG", default="")
+if VISITORSYNC_CRON_LOG:
+    CRONTAB_COMMAND_SUFFIX = f">> {shlex.quote(VISITORSYNC_CRON_LOG)} 2>&1"
 
 # --- Logging ----------------------------------------------------------------------------
 # One console handler (stdout/stderr is what systemd, Docker and platforms collect).

@@ -1,0 +1,210 @@
+"""GitHub Actions workflows: schema, security audit, and the sync step's script run for real."""
+
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+import yaml
+
+from metrics import schedule, weeks
+from metrics.models import SyncRun, WeeklyMetric
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+SYNC_WORKFLOW = ROOT / ".github" / "workflows" / "sync-visitors.yml"
+BIN = Path(sys.executable).parent
+SECRET = "workflow-test-secret-0123456789"
+
+
+def load(path: Path) -> dict:
+    document = yaml.safe_load(path.read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads `on` as True
+    return document
+
+
+def sync_step() -> dict:
+    (job,) = load(SYNC_WORKFLOW)["jobs"].values()
+    (step,) = [s for s in job["steps"] if "run" in s]
+    return step
+
+
+def test_there_are_workflows_and_the_sync_one_is_among_them():
+    assert SYNC_WORKFLOW in WORKFLOWS and len(WORKFLOWS) >= 2
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_githubs_schema(path):
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing():
+    result = subprocess.run(
+        [BIN / "zizmor", "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_expression_is_expanded_inside_a_script(path):
+    """`${{ }}` in `run:` is pasted into the script before bash parses it: template injection."""
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_sync_workflow_schedule_inputs_and_permissions():
+    workflow = load(SYNC_WORKFLOW)
+    (cron,) = [item["cron"] for item in workflow["on"]["schedule"]]
+    assert schedule.longest_gap(cron) == dt.timedelta(hours=6)
+    since = workflow["on"]["workflow_dispatch"]["inputs"]["since"]
+    assert since["required"] is False and since["type"] == "string"
+    assert workflow["permissions"] == {}
+
+
+def test_sync_step_gets_secrets_through_env_and_sends_the_bearer_header():
+    step = sync_step()
+    assert step["env"]["APP_URL"] == "${{ secrets.APP_URL }}"
+    assert step["env"]["CRON_SECRET"] == "${{ secrets.CRON_SECRET }}"
+    assert step["env"]["SINCE"] == "${{ inputs.since }}"
+    script = step["run"]
+    assert '"Authorization: Bearer ${CRON_SECRET}"' in script
+    assert '"${APP_URL%/}/api/cron/sync-visitors"' in script
+    for option in ("--fail-with-body", "--connect-timeout", "--max-time"):
+        assert option in script
+
+
+# --- The script itself, against a live server ------------------------------------------------
+def run_script(*, app_url: str, secret: str = SECRET, **env: str) -> subprocess.CompletedProcess:
+    """Run the step's script the way GitHub runs a `shell: bash` step."""
+    assert sync_step()["shell"] == "bash"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(ROOT)),
+        "APP_URL": app_url,
+        "CRON_SECRET": secret,
+        "SINCE": "",
+        "DRY_RUN": "false",
+        "FORCE": "false",
+        "RETRY_DELAY_SECONDS": "0",
+        **env,
+    }
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", sync_step()["run"]],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def app(live_server, settings, posthog_stub):
+    settings.CRON_SECRET = SECRET
+    settings.DEBUG = False
+    return live_server.url + "/"  # a trailing slash in APP_URL is tolerated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_succeeds_and_prints_the_summary(app, posthog_stub):
+    result = run_script(app_url=app)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = SyncRun.objects.get()
+    assert (run.trigger, run.status) == (SyncRun.Trigger.CRON, SyncRun.Status.SUCCEEDED)
+    assert "HTTP 200" in result.stdout and "Sync succeeded." in result.stdout
+    assert f'"id": {run.pk}' in result.stdout and '"weeks_created": 12' in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_passes_since_and_dry_run(app, posthog_stub):
+    since = weeks.current_week_start() - dt.timedelta(weeks=19)
+    result = run_script(app_url=app, SINCE=since.isoformat(), DRY_RUN="true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = SyncRun.objects.get()
+    assert run.dry_run and run.first_week == since and run.weeks_checked == 20
+    assert WeeklyMetric.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_rejects_a_malformed_since_before_calling(app, posthog_stub):
+    result = run_script(app_url=app, SINCE="2024-01-01&force=1")
+    assert result.returncode == 1
+    assert "::error::since must be a date" in result.stdout
+    assert SyncRun.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_fails_on_401_without_retrying(app, posthog_stub):
+    result = run_script(app_url=app, secret="wrong-secret")
+    assert result.returncode == 1
+    assert "HTTP 401" in result.stdout and "::error::Sync failed with HTTP 401" in result.stdout
+    assert "attempt" not in result.stdout  # a 4xx is final
+    assert SyncRun.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_treats_409_as_a_skipped_run_not_a_failure(app, posthog_stub):
+    holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRONTAB)
+    result = run_script(app_url=app)
+    assert result.returncode == 0, result.stdout
+    assert "HTTP 409" in result.stdout and "::warning::A sync is already running" in result.stdout
+    assert f'"id": {holder.pk}' in result.stdout
+    assert "attempt" not in result.stdout
+    assert SyncRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_retries_a_502_then_fails_the_job(app, posthog_stub):
+    for _ in range(3):
+        posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED, {"detail": "Invalid personal API key."})
+    result = run_script(app_url=app, ATTEMPTS="3")
+    assert result.returncode == 1
+    assert re.findall(r"::warning::attempt (\d)/3: HTTP 502", result.stdout) == ["1", "2", "3"]
+    assert "rejected the API key" in result.stdout
+    assert "::error::Sync failed with HTTP 502" in result.stdout
+    assert list(SyncRun.objects.values_list("status", flat=True)) == [SyncRun.Status.FAILED] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_retries_after_a_502_and_succeeds(app, posthog_stub):
+    posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED, {"detail": "Invalid personal API key."})
+    result = run_script(app_url=app, ATTEMPTS="3")
+    assert result.returncode == 0, result.stdout
+    assert "attempt 1/3: HTTP 502" in result.stdout and "attempt 2/3" not in result.stdout
+    assert sorted(SyncRun.objects.values_list("status", flat=True)) == [
+        SyncRun.Status.FAILED,
+        SyncRun.Status.SUCCEEDED,
+    ]
+
+
+def test_script_retries_connection_errors_then_fails():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket is closed
+    result = run_script(app_url=f"http://127.0.0.1:{port}", ATTEMPTS="2")
+    assert result.returncode == 1
+    assert result.stdout.count("curl could not complete the request") == 2
+    assert f"::error::Could not reach http://127.0.0.1:{port}" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["APP_URL", "CRON_SECRET"])
+def test_script_names_a_missing_secret(missing):
+    values = {"app_url": "http://127.0.0.1:9", "secret": "s"}
+    values["app_url" if missing == "APP_URL" else "secret"] = ""
+    result = run_script(**values)
+    assert result.returncode != 0
+    assert f"Set the repository secret {missing}" in result.stderr
+    assert "curl" not in result.stderr
