@@ -179,23 +179,18 @@ class Pageview:
     visitor_id: str | None
 
 
-_warned_insecure = False
-
-
 def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pageview:
     """Authenticate the request, read its body within the size limit, and parse it.
 
     Raises a WebhookError subclass (503, 401, 413 or 400) before any JSON is parsed when
     the request is not authenticated.
     """
-    global _warned_insecure
     now = now or timezone.now()
     config = WebhookConfig.from_settings()
     refusal = config.refusal()
     if refusal:
         raise WebhookNotConfigured(refusal)
-    if config.mode is AuthMode.NONE and not _warned_insecure:
-        _warned_insecure = True
+    if config.mode is AuthMode.NONE:  # loud on purpose: only ever reached with DEBUG on
         logger.warning("webhook: %s", config.warnings()[0])
     if config.secrets:
         check_shared_secret(request, config.secrets)
