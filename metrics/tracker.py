@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Count, F, Max, Min, Q, Value
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -300,18 +300,10 @@ def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewRe
     now = timezone.now()
     with transaction.atomic():
         # The unique key is the idempotency check: a concurrent or earlier delivery of the
-        # same event makes this insert fail, and then nothing else may change.
-        try:
-            with transaction.atomic():
-                WebhookDelivery.objects.create(key=key, week_start=week, received_at=now)
-        except IntegrityError:
+        # same event inserts nothing here, and then nothing else may change.
+        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
             return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
-        try:
-            with transaction.atomic():
-                WeekVisitor.objects.create(week_start=week, visitor_hash=visitor_hash)
-            new_visitor = True
-        except IntegrityError:
-            new_visitor = False
+        new_visitor = _insert_if_new(WeekVisitor, week_start=week, visitor_hash=visitor_hash)
         # Increments in SQL (never read-modify-write), so concurrent deliveries and a
         # running sync (which keeps what was added after its snapshot) all add up.
         increments = {"pageviews": F("pageviews") + 1, "updated_at": now}
@@ -323,6 +315,31 @@ def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewRe
             WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
             week_rows.update(**increments)
     return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
+
+
+def _insert_if_new(model: type[models.Model], **values) -> bool:
+    """Insert a row unless it conflicts with a unique constraint; True if it was inserted.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (PostgreSQL, and SQLite
+    3.35+): unlike create() in a savepoint it needs no SAVEPOINT/RELEASE round trips and
+    raises no IntegrityError, which roughly halves the statements of a delivery. Under
+    concurrency PostgreSQL makes the second inserter wait for the first to commit.
+    """
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    # Only model metadata goes into the SQL text; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 # --- The sync itself -------------------------------------------------------------------------
