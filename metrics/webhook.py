@@ -307,6 +307,8 @@ def parse_pageview(body: bytes, *, now: dt.datetime) -> Pageview:
     uuid = _required_string(event, "uuid")
     if len(uuid) > MAX_KEY_LENGTH:
         raise WebhookBadPayload(f"event.uuid is longer than {MAX_KEY_LENGTH} characters.", field="event.uuid")
+    if "\x00" in uuid:  # PostgreSQL cannot store it: refuse instead of failing with a 5xx
+        raise WebhookBadPayload("event.uuid must not contain NUL characters.", field="event.uuid")
     name = _required_string(event, "event")
     timestamp = _parse_timestamp(_required_string(event, "timestamp"), now=now)
     visitor_id = None

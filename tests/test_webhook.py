@@ -187,6 +187,7 @@ PV = "$pageview"
         (ev(uuid="a", event=PV, timestamp="2999-01-01T00:00:00Z"), "event.timestamp", "future"),
         (ev(uuid="a", event=PV, timestamp="0001-01-01T00:00:00+05:00"), "event.timestamp", "range"),
         (ev(uuid="x" * 256, event=PV, timestamp=T), "event.uuid", "longer"),
+        (ev(uuid="a\x00b", event=PV, timestamp=T, distinct_id="d"), "event.uuid", "NUL"),
         (ev(uuid="a", event=PV, timestamp=T), "event.distinct_id", "person.id"),
         (
             ev(uuid="a", event=PV, timestamp=T, distinct_id=7, person={"id": None}),
