@@ -9,6 +9,7 @@ from django.core import checks
 from metrics import schedule
 from metrics.auth import parse_secrets
 from metrics.posthog import PostHogConfig
+from metrics.webhook import SECRET_SETTINGS, AuthMode, WebhookConfig
 
 
 @checks.register()
@@ -39,6 +40,21 @@ def cron_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def webhook_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Production needs a webhook secret, or the webhook refuses every delivery."""
+    if WebhookConfig.from_settings().mode is not AuthMode.NONE:
+        return []
+    return [
+        checks.Warning(
+            f"No webhook secret: set {SECRET_SETTINGS}. Without one, /api/webhooks/posthog refuses "
+            "every delivery (503) while DEBUG is off, and accepts anyone's while DEBUG is on.",
+            hint="See README.md, 'Real-time webhook'.",
+            id="metrics.W003",
+        )
+    ]
+
+
 @checks.register()
 def cron_schedule(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """VISITORSYNC_CRON_SCHEDULE must be a cron expression: crontab and 'stale' both use it."""
@@ -53,3 +69,12 @@ def cron_schedule(app_configs, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register()
+def webhook_signing_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """A malformed signing secret makes the webhook refuse everything: say so at startup."""
+    return [
+        checks.Error(problem, hint="See README.md, 'Real-time webhook'.", id="metrics.E003")
+        for problem in WebhookConfig.from_settings().problems
+    ]

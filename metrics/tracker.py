@@ -7,17 +7,19 @@ one transaction, or nothing at all when any query failed.
 
 import dataclasses
 import datetime as dt
+import enum
 import logging
 import time
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Count, F, Max, Min, Q, Value
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from metrics import auth, schedule, weeks
-from metrics.models import SyncRun, WeeklyMetric
+from metrics.models import SyncRun, WebhookDelivery, WeeklyMetric, WeekVisitor
 from metrics.posthog import PostHogClient, PostHogConfig, PostHogError, WeeklyCounts
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,42 @@ class SyncStatus:
     stale_after: dt.timedelta
     cron_secret_configured: bool = False
     webhook_secret_configured: bool = False
+
+
+class PageviewStatus(enum.StrEnum):
+    COUNTED = "counted"
+    DUPLICATE = "duplicate"  # this event was counted before: nothing changed
+    IGNORED = "ignored"  # not VISITORSYNC_EVENT
+    TOO_OLD = "too_old"  # older than the dedup window: left to the scheduled sync
+
+
+@dataclasses.dataclass(frozen=True)
+class PageviewResult:
+    status: PageviewStatus
+    week_start: dt.date | None = None
+    new_visitor: bool = False
+    detail: str = ""
+
+    def as_json(self) -> dict:
+        body: dict = {"status": str(self.status)}
+        if self.week_start is not None:
+            body["week"] = self.week_start.isoformat()
+        if self.status is PageviewStatus.COUNTED:
+            body["new_visitor"] = self.new_visitor
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class RecordingUnavailable(Exception):
+    """The database could not record the pageview; nothing was written, a retry may work."""
+
+
+# Attempts (and the pause before each retry) for a pageview whose transaction hit a
+# transient database error: a PostgreSQL deadlock or serialization failure, or SQLite
+# still locked after its busy timeout. PostHog waits 10 s for an answer, so keep it short.
+RECORD_RETRY_PAUSES = (0.05, 0.25)
+VISITOR_HASH_PURPOSE = "visitorsync.webhook.week-visitor"
 
 
 # --- Public service functions --------------------------------------------------------------
@@ -212,6 +250,104 @@ def run_changes(run: SyncRun) -> list[WeekChange]:
         for item in run.changes
     ]
     return sorted(changes, key=lambda c: -abs(c.visitors_after - (c.visitors_before or 0)))
+
+
+def record_pageview(
+    *, key: str, event: str, timestamp: dt.datetime, visitor_id: str | None
+) -> PageviewResult:
+    """Count one webhook event in the week of its `timestamp`, exactly once.
+
+    `key` identifies the event (PostHog's event uuid): a second delivery of the same key is
+    a DUPLICATE and changes nothing. A visitor adds to a week's visitors only the first
+    time that week. Everything is one transaction, safe under concurrent deliveries.
+    Raises RecordingUnavailable when the database keeps failing.
+    """
+    if event != settings.VISITORSYNC_EVENT:
+        return PageviewResult(
+            PageviewStatus.IGNORED,
+            detail=f"Only {settings.VISITORSYNC_EVENT!r} events are counted (VISITORSYNC_EVENT).",
+        )
+    oldest = oldest_tracked_week()
+    if timestamp < weeks.week_bounds(oldest)[0]:
+        return PageviewResult(
+            PageviewStatus.TOO_OLD,
+            week_start=weeks.week_start_for(timestamp),
+            detail=(
+                f"Weeks before {oldest} are only counted by the scheduled sync "
+                "(VISITORSYNC_WEBHOOK_RETENTION_WEEKS)."
+            ),
+        )
+    if not visitor_id:
+        raise ValueError("a counted event needs a visitor id")
+    week = weeks.week_start_for(timestamp)
+    visitor_hash = salted_hmac(VISITOR_HASH_PURPOSE, f"{week}:{visitor_id}", algorithm="sha256").hexdigest()
+    for pause in (*RECORD_RETRY_PAUSES, None):
+        try:
+            return _count_pageview(key=key, week=week, visitor_hash=visitor_hash)
+        except OperationalError as err:
+            # Inside a caller's transaction a retry cannot help: the transaction is broken.
+            if pause is None or connection.in_atomic_block:
+                logger.error("webhook key=%s week=%s not recorded: %s", key, week, err)
+                raise RecordingUnavailable(f"The database is unavailable ({err}).") from err
+            logger.warning("webhook key=%s week=%s retrying after: %s", key, week, err)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(pause)
+        except DatabaseError as err:
+            logger.exception("webhook key=%s week=%s not recorded", key, week)
+            raise RecordingUnavailable(f"The database failed ({err}).") from err
+    raise AssertionError("unreachable")
+
+
+def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:
+    """First week whose webhook events are still deduplicated (older ones are pruned)."""
+    current = weeks.current_week_start(now=now)
+    return current - weeks.ONE_WEEK * (settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS - 1)
+
+
+def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewResult:
+    now = timezone.now()
+    with transaction.atomic():
+        # The unique key is the idempotency check: a concurrent or earlier delivery of the
+        # same event inserts nothing here, and then nothing else may change.
+        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
+            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
+        new_visitor = _insert_if_new(WeekVisitor, week_start=week, visitor_hash=visitor_hash)
+        # Increments in SQL (never read-modify-write), so concurrent deliveries and a
+        # running sync (which keeps what was added after its snapshot) all add up.
+        increments = {"pageviews": F("pageviews") + 1, "updated_at": now}
+        if new_visitor:
+            increments["visitors"] = F("visitors") + 1
+        week_rows = WeeklyMetric.objects.filter(week_start=week)
+        if not week_rows.update(**increments):
+            # First event of a new week; a concurrent delivery or sync may create it too.
+            WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
+            week_rows.update(**increments)
+    return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
+
+
+def _insert_if_new(model: type[models.Model], **values) -> bool:
+    """Insert a row unless it conflicts with a unique constraint; True if it was inserted.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (PostgreSQL, and SQLite
+    3.35+): unlike create() in a savepoint it needs no SAVEPOINT/RELEASE round trips and
+    raises no IntegrityError, which roughly halves the statements of a delivery. Under
+    concurrency PostgreSQL makes the second inserter wait for the first to commit.
+    """
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    # Only model metadata goes into the SQL text; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 # --- The sync itself -------------------------------------------------------------------------
@@ -397,7 +533,22 @@ def _apply(
 
 
 def _after_sync_write(*, week_starts: list[dt.date]) -> None:
-    """Housekeeping that runs inside a successful sync's transaction."""
+    """Housekeeping that runs inside a successful sync's transaction.
+
+    Prunes the webhook's dedup rows (delivery keys, visitor hashes) of weeks older than
+    the retention window, so their storage stays bounded; the webhook answers `too_old`
+    for those weeks, so a pruned key can never let an event be counted twice.
+    """
+    cutoff = oldest_tracked_week()
+    deliveries, _ = WebhookDelivery.objects.filter(week_start__lt=cutoff).delete()
+    visitors, _ = WeekVisitor.objects.filter(week_start__lt=cutoff).delete()
+    if deliveries or visitors:
+        logger.info(
+            "pruned webhook rows of weeks before %s: %d delivery keys, %d visitor hashes",
+            cutoff,
+            deliveries,
+            visitors,
+        )
 
 
 # --- Lock and run bookkeeping --------------------------------------------------------------

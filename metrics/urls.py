@@ -1,10 +1,12 @@
 """HTTP endpoints of the metrics app (webhook, cron, status)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from metrics import views
 
 urlpatterns: list = [
+    # With or without the trailing slash: PostHog does not follow redirects.
+    re_path(r"^api/webhooks/posthog/?$", views.posthog_webhook, name="posthog_webhook"),
     path("api/cron/sync-visitors", views.cron_sync_visitors, name="cron_sync_visitors"),
     path("api/sync", views.sync_status, name="sync_status"),
 ]

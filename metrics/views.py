@@ -1,4 +1,4 @@
-"""HTTP doors into the tracker: the cron endpoint and the sync status.
+"""HTTP doors into the tracker: the PostHog webhook, the cron endpoint and the sync status.
 
 Each view authenticates, parses its input, calls one tracker function and renders JSON.
 """
@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from metrics import tracker, weeks
+from metrics import tracker, webhook, weeks
 from metrics.auth import bearer_token, parse_secrets, secret_matches
 from metrics.models import SyncRun
 from metrics.posthog import PostHogNotConfigured
@@ -39,6 +39,53 @@ class UnreadableBody(BadParameter):
 
 def _error(status: HTTPStatus, message: str, **extra) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message, **extra}, status=status)
+
+
+# --- Webhook -------------------------------------------------------------------------------
+@csrf_exempt
+def posthog_webhook(request: HttpRequest) -> JsonResponse:
+    """PostHog's HTTP Webhook destination posts events here; GET answers a health document.
+
+    2xx for anything accepted or deliberately not counted (so PostHog does not retry),
+    4xx for what a retry cannot fix, 503 only when a retry could help.
+    """
+    if request.method == "GET":
+        status, document = webhook.health()
+        return JsonResponse(document, status=status)
+    if request.method != "POST":
+        response = JsonResponse(
+            {
+                "status": "error",
+                "error": f"Method {request.method} not allowed: use POST (or GET for status).",
+            },
+            status=HTTPStatus.METHOD_NOT_ALLOWED,
+        )
+        response["Allow"] = "GET, POST"
+        return response
+    try:
+        pageview = webhook.read_delivery(request)
+    except webhook.WebhookError as err:
+        if err.status == HTTPStatus.UNAUTHORIZED:
+            logger.warning("webhook refused from %s: %s", request.META.get("REMOTE_ADDR"), err)
+        response = JsonResponse(err.as_json(), status=err.status)
+        if err.status == HTTPStatus.UNAUTHORIZED:
+            response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
+        return response
+    try:
+        result = tracker.record_pageview(
+            key=pageview.uuid,
+            event=pageview.event,
+            timestamp=pageview.timestamp,
+            visitor_id=pageview.visitor_id,
+        )
+    except tracker.RecordingUnavailable as err:
+        response = JsonResponse(
+            {"status": "error", "error": f"{err} PostHog will retry this delivery."},
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "2"
+        return response
+    return JsonResponse(result.as_json(), status=HTTPStatus.OK)
 
 
 # --- Cron endpoint -------------------------------------------------------------------------

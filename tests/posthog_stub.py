@@ -126,6 +126,8 @@ class PostHogStub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.barrier_before_answer: threading.Event | None = None
+        # Set when a query arrives: a test can act while the sync waits for the answer.
+        self.query_received = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self, port: int = 0) -> "PostHogStub":
@@ -183,6 +185,7 @@ class PostHogStub:
         with self._lock:
             self.requests.append({"path": request.path, "headers": dict(request.headers), "body": raw})
             scripted = self.scripted.pop(0) if self.scripted else None
+        self.query_received.set()
         if self.latency:
             time.sleep(self.latency)
         if self.barrier_before_answer is not None:

@@ -189,6 +189,25 @@ VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=9
 # When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
 VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
 
+# --- Webhook (PostHog HTTP Webhook destination -> /api/webhooks/posthog) --------------
+# Read without django-environ's interpolation: a secret may start with "$", which
+# django-environ would take for a reference to another variable.
+# Shared secret(s) sent as "Authorization: Bearer <secret>" or "X-Webhook-Secret: <secret>";
+# comma-separated to rotate without downtime.
+POSTHOG_WEBHOOK_SECRET = os.environ.get("POSTHOG_WEBHOOK_SECRET", "").strip()
+# Standard Webhooks signing secret(s) ("whsec_..."), comma-separated to rotate.
+POSTHOG_WEBHOOK_SIGNING_SECRET = os.environ.get("POSTHOG_WEBHOOK_SIGNING_SECRET", "").strip()
+# Larger bodies are refused with 413 before they are read (a pageview is about 2 KiB).
+VISITORSYNC_WEBHOOK_MAX_BODY = env.int("VISITORSYNC_WEBHOOK_MAX_BODY", default=64 * 1024)
+# Weeks (the current one included) for which delivery keys and visitor hashes are kept to
+# recognise redeliveries and returning visitors; older events are left to the sync.
+VISITORSYNC_WEBHOOK_RETENTION_WEEKS = env.int("VISITORSYNC_WEBHOOK_RETENTION_WEEKS", default=8)
+if VISITORSYNC_WEBHOOK_MAX_BODY < 1024 or VISITORSYNC_WEBHOOK_RETENTION_WEEKS < 1:
+    raise ImproperlyConfigured(
+        "VISITORSYNC_WEBHOOK_MAX_BODY must be at least 1024 (bytes) and "
+        "VISITORSYNC_WEBHOOK_RETENTION_WEEKS at least 1."
+    )
+
 # --- Scheduled sync: cron endpoint and crontab job --------------------------------------
 # Bearer secret(s) of /api/cron/sync-visitors; several comma-separated ones rotate without
 # downtime. Read raw: django-environ would take a secret starting with "$" for a reference

@@ -1,0 +1,366 @@
+"""PostHog HTTP Webhook deliveries: authentication, body limits and payload parsing.
+
+The webhook view calls `read_delivery`, which authenticates the request before reading
+any JSON, and hands the parsed `Pageview` to `tracker.record_pageview`. Nothing here
+touches the database. Two ways to authenticate, usable together (then both must pass):
+
+- a shared secret (`POSTHOG_WEBHOOK_SECRET`) in `Authorization: Bearer <secret>` or
+  `X-Webhook-Secret: <secret>`, for the destination's custom headers;
+- a Standard Webhooks signature (`POSTHOG_WEBHOOK_SIGNING_SECRET`, `whsec_...`) over the
+  raw body, checked with the `webhook-id`, `webhook-timestamp` and `webhook-signature`
+  headers.
+"""
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from metrics.auth import bearer_token, parse_secrets, secret_matches
+
+logger = logging.getLogger(__name__)
+
+# Standard Webhooks: receivers reject timestamps further off than this, either way.
+SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
+# PostHog moves event timestamps more than 23 hours in the future to "now" at ingestion,
+# so a later one cannot be a real event (and would create a week the sync never visits).
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+MAX_KEY_LENGTH = 255  # WebhookDelivery.key
+
+SECRET_SETTINGS = "POSTHOG_WEBHOOK_SECRET or POSTHOG_WEBHOOK_SIGNING_SECRET"  # noqa: S105 (names)
+
+
+class AuthMode(enum.StrEnum):
+    NONE = "none"
+    SHARED_SECRET = "shared_secret"  # noqa: S105 (a mode name)
+    SIGNATURE = "signature"
+    SIGNATURE_AND_SHARED_SECRET = "signature+shared_secret"  # noqa: S105
+
+
+# --- Errors ------------------------------------------------------------------------------
+class WebhookError(Exception):
+    """A delivery we refuse; `status` is the HTTP answer, `str(err)` says what to do."""
+
+    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "error", "error": str(self)}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class WebhookNotConfigured(WebhookError):
+    """No usable secret in production: refuse everything until one is set."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class WebhookUnauthorized(WebhookError):
+    status = HTTPStatus.UNAUTHORIZED
+
+
+class WebhookTooLarge(WebhookError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class WebhookBadPayload(WebhookError):
+    status = HTTPStatus.BAD_REQUEST
+
+
+# --- Configuration -----------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class WebhookConfig:
+    secrets: tuple[bytes, ...]
+    signing_keys: tuple[bytes, ...]
+    problems: tuple[str, ...]  # settings that are set but unusable
+
+    @classmethod
+    def from_settings(cls) -> "WebhookConfig":
+        keys, problems = [], []
+        for position, item in enumerate(parse_secrets(settings.POSTHOG_WEBHOOK_SIGNING_SECRET), start=1):
+            key = _signing_key(item)
+            if key is None:
+                problems.append(
+                    f"POSTHOG_WEBHOOK_SIGNING_SECRET (secret #{position}) is not a Standard Webhooks "
+                    "secret: copy the whole 'whsec_...' value from the PostHog destination."
+                )
+            else:
+                keys.append(key)
+        return cls(
+            secrets=parse_secrets(settings.POSTHOG_WEBHOOK_SECRET),
+            signing_keys=tuple(keys),
+            problems=tuple(problems),
+        )
+
+    @property
+    def mode(self) -> AuthMode:
+        if self.signing_keys and self.secrets:
+            return AuthMode.SIGNATURE_AND_SHARED_SECRET
+        if self.signing_keys:
+            return AuthMode.SIGNATURE
+        if self.secrets:
+            return AuthMode.SHARED_SECRET
+        return AuthMode.NONE
+
+    def refusal(self) -> str | None:
+        """Why every delivery must be refused right now (503), or None."""
+        if self.problems:
+            return " ".join(self.problems)
+        if self.mode is AuthMode.NONE and not settings.DEBUG:
+            return (
+                f"The webhook has no secret configured, so it accepts nothing. Set {SECRET_SETTINGS} "
+                "(see README.md, 'Real-time webhook')."
+            )
+        return None
+
+    def warnings(self) -> list[str]:
+        if self.mode is AuthMode.NONE and settings.DEBUG:
+            return [
+                f"No webhook secret is configured: anyone who can reach this URL can add pageviews. "
+                f"Accepted only because DEBUG is on; set {SECRET_SETTINGS} before going live."
+            ]
+        return []
+
+
+def _signing_key(secret: bytes) -> bytes | None:
+    """The HMAC key of a `whsec_<base64>` secret (the prefix is optional), None if malformed."""
+    text = secret.decode()
+    text = text.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def health() -> tuple[HTTPStatus, dict[str, Any]]:
+    """The GET document: what counts, how deliveries authenticate, whether they are accepted."""
+    config = WebhookConfig.from_settings()
+    refusal = config.refusal()
+    document: dict[str, Any] = {
+        "endpoint": "PostHog HTTP Webhook destination",
+        "accepting": refusal is None,
+        "event": settings.VISITORSYNC_EVENT,
+        "auth": str(config.mode),
+        "retention_weeks": settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS,
+        "max_body_bytes": settings.VISITORSYNC_WEBHOOK_MAX_BODY,
+        "warnings": config.warnings(),
+    }
+    if refusal:
+        document["error"] = refusal
+        return HTTPStatus.SERVICE_UNAVAILABLE, document
+    return HTTPStatus.OK, document
+
+
+# --- Reading a delivery ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Pageview:
+    """The fields of a delivery that matter; `visitor_id` is None only for ignored events."""
+
+    uuid: str
+    event: str
+    timestamp: dt.datetime  # aware
+    visitor_id: str | None
+
+
+def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pageview:
+    """Authenticate the request, read its body within the size limit, and parse it.
+
+    Raises a WebhookError subclass (503, 401, 413 or 400) before any JSON is parsed when
+    the request is not authenticated.
+    """
+    now = now or timezone.now()
+    config = WebhookConfig.from_settings()
+    refusal = config.refusal()
+    if refusal:
+        raise WebhookNotConfigured(refusal)
+    if config.mode is AuthMode.NONE:  # loud on purpose: only ever reached with DEBUG on
+        logger.warning("webhook: %s", config.warnings()[0])
+    if config.secrets:
+        check_shared_secret(request, config.secrets)
+    body = read_body(request, limit=settings.VISITORSYNC_WEBHOOK_MAX_BODY)
+    if config.signing_keys:
+        verify_signature(request, body, keys=config.signing_keys, now=now)
+    return parse_pageview(body, now=now)
+
+
+def check_shared_secret(request: HttpRequest, secrets: tuple[bytes, ...]) -> None:
+    """Accept `Authorization: Bearer <secret>` or `X-Webhook-Secret: <secret>`."""
+    presented = [bearer_token(request), request.headers.get("X-Webhook-Secret")]
+    # Evaluate both, so the time taken does not say which header was tried.
+    matches = [secret_matches(value, secrets) for value in presented]
+    if not any(matches):
+        if not any(presented):
+            raise WebhookUnauthorized(
+                "Missing secret: send it as 'Authorization: Bearer <secret>' or 'X-Webhook-Secret: "
+                "<secret>' (a header of the PostHog destination)."
+            )
+        raise WebhookUnauthorized("Wrong secret: it does not match POSTHOG_WEBHOOK_SECRET.")
+
+
+def read_body(request: HttpRequest, *, limit: int) -> bytes:
+    """The raw body, refusing one longer than `limit` without reading all of it."""
+    too_large = WebhookTooLarge(
+        f"Body larger than {limit} bytes (VISITORSYNC_WEBHOOK_MAX_BODY). A pageview is a few KiB: "
+        "check the destination's body template."
+    )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def _digest(body: bytes, *, key: bytes, msg_id: str, timestamp: int) -> bytes:
+    return hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+
+
+def sign(body: bytes, *, key: bytes, msg_id: str, timestamp: int) -> str:
+    """The Standard Webhooks `v1,<base64>` signature (what PostHog sends; tests and bench use it)."""
+    return "v1," + base64.b64encode(_digest(body, key=key, msg_id=msg_id, timestamp=timestamp)).decode()
+
+
+def verify_signature(request: HttpRequest, body: bytes, *, keys: tuple[bytes, ...], now: dt.datetime) -> None:
+    """Check the Standard Webhooks headers; any one valid `v1` signature of several will do."""
+    msg_id = request.headers.get("webhook-id", "")
+    stamp = request.headers.get("webhook-timestamp", "")
+    signatures = request.headers.get("webhook-signature", "")
+    missing = [
+        name
+        for name, value in (
+            ("webhook-id", msg_id),
+            ("webhook-timestamp", stamp),
+            ("webhook-signature", signatures),
+        )
+        if not value
+    ]
+    if missing:
+        raise WebhookUnauthorized(
+            f"Missing {', '.join(missing)} header(s): POSTHOG_WEBHOOK_SIGNING_SECRET is set, so every "
+            "delivery must be signed. Set the same signing secret in the PostHog destination."
+        )
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise WebhookUnauthorized("webhook-timestamp must be a Unix time in seconds.")
+    sent_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    if abs(now - sent_at) > SIGNATURE_TOLERANCE:
+        raise WebhookUnauthorized(
+            f"webhook-timestamp is {abs(now - sent_at).total_seconds():.0f} s away from this server's "
+            "clock (at most 300 s allowed): a replayed delivery, or a clock that needs NTP."
+        )
+    if not msg_id.isascii():
+        raise WebhookUnauthorized("Invalid signature.")
+    expected = [_digest(body, key=key, msg_id=msg_id, timestamp=int(stamp)) for key in keys]
+    valid = False
+    for entry in signatures.split(" "):
+        version, _, value = entry.partition(",")
+        if version != "v1" or not value.isascii():
+            continue
+        try:
+            presented = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        for digest in expected:
+            valid |= hmac.compare_digest(presented, digest)
+    if not valid:
+        raise WebhookUnauthorized(
+            "Invalid signature: it does not match POSTHOG_WEBHOOK_SIGNING_SECRET (was the secret "
+            "rotated in PostHog?)."
+        )
+
+
+def parse_pageview(body: bytes, *, now: dt.datetime) -> Pageview:
+    """Parse PostHog's default destination body `{"event": {...}, "person": {...}}`."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise WebhookBadPayload(f"The body is not valid JSON ({_short(err)}).") from None
+    if not isinstance(payload, dict):
+        raise WebhookBadPayload('The body must be a JSON object like {"event": {...}, "person": {...}}.')
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise WebhookBadPayload(
+            "'event' must be an object: keep the destination's default body "
+            '{"event": "{event}", "person": "{person}"}.',
+            field="event",
+        )
+    uuid = _required_string(event, "uuid")
+    if len(uuid) > MAX_KEY_LENGTH:
+        raise WebhookBadPayload(f"event.uuid is longer than {MAX_KEY_LENGTH} characters.", field="event.uuid")
+    if "\x00" in uuid:  # PostgreSQL cannot store it: refuse instead of failing with a 5xx
+        raise WebhookBadPayload("event.uuid must not contain NUL characters.", field="event.uuid")
+    name = _required_string(event, "event")
+    timestamp = _parse_timestamp(_required_string(event, "timestamp"), now=now)
+    visitor_id = None
+    if name == settings.VISITORSYNC_EVENT:
+        visitor_id = _visitor_id(payload.get("person"), event.get("distinct_id"))
+    return Pageview(uuid=uuid, event=name, timestamp=timestamp, visitor_id=visitor_id)
+
+
+def _required_string(event: dict, name: str) -> str:
+    value = event.get(name)
+    if value is None:
+        raise WebhookBadPayload(f"event.{name} is missing.", field=f"event.{name}")
+    if not isinstance(value, str) or not value.strip():
+        raise WebhookBadPayload(f"event.{name} must be a non-empty string.", field=f"event.{name}")
+    return value.strip()
+
+
+def _parse_timestamp(value: str, *, now: dt.datetime) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise WebhookBadPayload(
+            f"event.timestamp {value[:40]!r} is not an ISO 8601 date and time "
+            "(like 2025-03-10T14:22:05.123Z).",
+            field="event.timestamp",
+        ) from None
+    if moment.tzinfo is None:  # PostHog stores UTC; an offset-less timestamp is UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise WebhookBadPayload(
+            f"event.timestamp {value[:40]!r} is out of range.", field="event.timestamp"
+        ) from None
+    if moment > now + FUTURE_TOLERANCE:
+        raise WebhookBadPayload(
+            f"event.timestamp {value[:40]!r} is more than a day in the future.", field="event.timestamp"
+        )
+    return moment
+
+
+def _visitor_id(person: Any, distinct_id: Any) -> str:
+    if isinstance(person, dict):
+        person_id = person.get("id")
+        if isinstance(person_id, str) and person_id.strip():
+            return person_id.strip()
+    if isinstance(distinct_id, str) and distinct_id.strip():
+        return distinct_id.strip()
+    raise WebhookBadPayload(
+        "No visitor: person.id or event.distinct_id must be a non-empty string.", field="event.distinct_id"
+    )
+
+
+def _short(err: Exception) -> str:
+    return str(err)[:120] or type(err).__name__
