@@ -295,6 +295,14 @@ class PostHogClient:
         rows = body.get("results")
         if not isinstance(rows, list):
             raise PostHogBadResponse("PostHog's answer has no 'results' list; nothing was stored.")
+        # PostHog sets hasMore only for queries without a LIMIT; with ours, a full page of
+        # rows is the sign that some were cut off. A chunk has fewer weeks than the limit.
+        if len(rows) >= ROW_LIMIT:
+            raise PostHogBadResponse(
+                f"PostHog returned {len(rows)} rows for weeks {first_week} to {last_week}, the "
+                "most a query may return, so the answer may be cut short; nothing was stored. "
+                "Lower VISITORSYNC_CHUNK_WEEKS."
+            )
         parsed = [_parse_row(row) for row in rows]
         for row in parsed:
             if not first_week <= row.week_start <= last_week or not weeks.is_week_start(row.week_start):
@@ -366,10 +374,17 @@ class PostHogClient:
         try:
             seconds = float(value)
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is None:
+            # An HTTP date instead of seconds. A header we cannot read is no reason to fail
+            # the sync: fall back to our own backoff.
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
                 return None
+            if parsed.tzinfo is None:  # "-0000" means UTC with no stated zone
+                parsed = parsed.replace(tzinfo=dt.UTC)
             seconds = (parsed - dt.datetime.now(dt.UTC)).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
         return max(0.0, min(seconds, self.config.retry_after_cap))
 
     def _error_for(self, response: requests.Response) -> PostHogError:

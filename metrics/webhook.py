@@ -36,6 +36,8 @@ SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
 # PostHog moves event timestamps more than 23 hours in the future to "now" at ingestion,
 # so a later one cannot be a real event (and would create a week the sync never visits).
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+# Far older than any PostHog data; also keeps week arithmetic away from year 1.
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_KEY_LENGTH = 255  # WebhookDelivery.key
 
 SECRET_SETTINGS = "POSTHOG_WEBHOOK_SECRET or POSTHOG_WEBHOOK_SIGNING_SECRET"  # noqa: S105 (names)
@@ -260,9 +262,12 @@ def verify_signature(request: HttpRequest, body: bytes, *, keys: tuple[bytes, ..
             f"Missing {', '.join(missing)} header(s): POSTHOG_WEBHOOK_SIGNING_SECRET is set, so every "
             "delivery must be signed. Set the same signing secret in the PostHog destination."
         )
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
-        raise WebhookUnauthorized("webhook-timestamp must be a Unix time in seconds.")
-    sent_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    try:
+        if not (stamp.isascii() and stamp.isdigit()):
+            raise ValueError(stamp)
+        sent_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise WebhookUnauthorized("webhook-timestamp must be a Unix time in seconds.") from None
     if abs(now - sent_at) > SIGNATURE_TOLERANCE:
         raise WebhookUnauthorized(
             f"webhook-timestamp is {abs(now - sent_at).total_seconds():.0f} s away from this server's "
@@ -323,7 +328,18 @@ def _required_string(event: dict, name: str) -> str:
         raise WebhookBadPayload(f"event.{name} is missing.", field=f"event.{name}")
     if not isinstance(value, str) or not value.strip():
         raise WebhookBadPayload(f"event.{name} must be a non-empty string.", field=f"event.{name}")
+    if not _encodable(value):
+        raise WebhookBadPayload(f"event.{name} is not valid Unicode text.", field=f"event.{name}")
     return value.strip()
+
+
+def _encodable(value: str) -> bool:
+    """False for strings JSON allows but no database can store (lone surrogates like \ud800)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_timestamp(value: str, *, now: dt.datetime) -> dt.datetime:
@@ -343,6 +359,11 @@ def _parse_timestamp(value: str, *, now: dt.datetime) -> dt.datetime:
         raise WebhookBadPayload(
             f"event.timestamp {value[:40]!r} is out of range.", field="event.timestamp"
         ) from None
+    if moment < EARLIEST_EVENT:
+        raise WebhookBadPayload(
+            f"event.timestamp {value[:40]!r} is before {EARLIEST_EVENT:%Y}: not a real pageview.",
+            field="event.timestamp",
+        )
     if moment > now + FUTURE_TOLERANCE:
         raise WebhookBadPayload(
             f"event.timestamp {value[:40]!r} is more than a day in the future.", field="event.timestamp"
@@ -353,9 +374,9 @@ def _parse_timestamp(value: str, *, now: dt.datetime) -> dt.datetime:
 def _visitor_id(person: Any, distinct_id: Any) -> str:
     if isinstance(person, dict):
         person_id = person.get("id")
-        if isinstance(person_id, str) and person_id.strip():
+        if isinstance(person_id, str) and person_id.strip() and _encodable(person_id):
             return person_id.strip()
-    if isinstance(distinct_id, str) and distinct_id.strip():
+    if isinstance(distinct_id, str) and distinct_id.strip() and _encodable(distinct_id):
         return distinct_id.strip()
     raise WebhookBadPayload(
         "No visitor: person.id or event.distinct_id must be a non-empty string.", field="event.distinct_id"

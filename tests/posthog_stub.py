@@ -3,8 +3,8 @@
 It answers `POST /api/projects/<id>/query/` the way PostHog does for visitorsync's weekly
 HogQL query: it reads the week mode, time zone, event and bounds from the request and
 computes the weekly numbers from its own fixture events (the ground truth). It checks the
-Bearer key and project id, applies the LIMIT and reports `hasMore`, and can add latency or
-answer a scripted sequence of failures.
+Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
+does), and can add latency or answer a scripted sequence of failures.
 
 Run it as a process: `python -m tests.posthog_stub --port 8123 --weeks 12 --seed 1`.
 """
@@ -253,7 +253,9 @@ class PostHogStub:
             "results": rows[:limit],
             "columns": ["week", "visitors", "pageviews"],
             "types": [["week", "Date"], ["visitors", "UInt64"], ["pageviews", "UInt64"]],
-            "hasMore": len(rows) > limit,
+            # Like PostHog: hasMore comes from its paginator, which only queries without a
+            # LIMIT get; with a LIMIT the answer is cut silently.
+            "hasMore": limit_match is None and len(rows) > limit,
             "limit": limit,
         }
 

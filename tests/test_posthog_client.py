@@ -96,6 +96,28 @@ def test_truncated_answer_is_refused():
 
 
 @responses.activate
+def test_a_full_page_of_rows_is_refused_even_without_has_more():
+    """PostHog cuts a LIMITed answer silently (hasMore is only set for queries without one)."""
+    last = FIRST + dt.timedelta(weeks=posthog.ROW_LIMIT + 99)
+    responses.post(QUERY_URL, json=ok(rows_for(FIRST, posthog.ROW_LIMIT)))
+    with pytest.raises(posthog.PostHogBadResponse, match="cut short"):
+        client(chunk_weeks=posthog.ROW_LIMIT + 100).weekly_counts(first_week=FIRST, last_week=last)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Wed, 21 Oct 2015 07:28:00 -0000", "not a date", "Thu, 99 Foo 2015 07:28:00 GMT", "nan"],
+)
+@responses.activate
+def test_unreadable_retry_after_falls_back_to_backoff(value, no_sleep):
+    responses.post(QUERY_URL, json={"detail": "slow down"}, status=429, headers={"Retry-After": value})
+    responses.post(QUERY_URL, json=ok([]))
+    client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(no_sleep) == 1
+    assert 0 <= no_sleep[0] <= 60
+
+
+@responses.activate
 def test_datetime_week_values_are_accepted():
     responses.post(QUERY_URL, json=ok([["2025-01-06T00:00:00+01:00", 4, 8]]))
     counts = client().weekly_counts(first_week=FIRST, last_week=FIRST)

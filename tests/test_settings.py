@@ -51,6 +51,7 @@ def test_debug_allows_a_development_secret_key():
     [
         ("VISITORSYNC_WEEK_START", "tuesday", "must be 'monday' or 'sunday'"),
         ("VISITORSYNC_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
+        ("VISITORSYNC_CHUNK_WEEKS", "1000", "between 1 and 520"),
     ],
 )
 def test_bad_week_settings_are_refused(name, value, message):

@@ -181,8 +181,11 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
 VISITORSYNC_EVENT = os.environ.get("VISITORSYNC_EVENT", "").strip() or "$pageview"
 VISITORSYNC_BACKFILL_WEEKS = env.int("VISITORSYNC_BACKFILL_WEEKS", default=12)
 VISITORSYNC_CHUNK_WEEKS = env.int("VISITORSYNC_CHUNK_WEEKS", default=52)
-if VISITORSYNC_BACKFILL_WEEKS < 1 or VISITORSYNC_CHUNK_WEEKS < 1:
-    raise ImproperlyConfigured("VISITORSYNC_BACKFILL_WEEKS and VISITORSYNC_CHUNK_WEEKS must be at least 1.")
+if VISITORSYNC_BACKFILL_WEEKS < 1 or not 1 <= VISITORSYNC_CHUNK_WEEKS <= 520:
+    raise ImproperlyConfigured(
+        "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS between 1 and "
+        "520 (a query's answer must stay below PostHog's row limit)."
+    )
 # A sync whose process stopped reporting progress this long ago is marked failed and its
 # lock released, so a crashed run cannot block every later one.
 VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
