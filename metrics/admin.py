@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from metrics import background, chart, tracker
 from metrics.forms import StartSyncForm
@@ -75,7 +76,7 @@ class SyncedFilter(admin.SimpleListFilter):
 
 @admin.register(WeeklyMetric)
 class WeeklyMetricAdmin(admin.ModelAdmin):
-    list_display = ["week", "visitors_display", "pageviews_display", "growth", "synced_at", "since_sync"]
+    list_display = ["week", "visitors_display", "pageviews_display", "growth", "last_synced", "since_sync"]
     list_filter = [SyncedFilter]
     date_hierarchy = "week_start"
     ordering = ["-week_start"]
@@ -121,8 +122,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         return format_html(
             '{}<div class="vs-quiet">{} to {}</div>',
             obj,
-            f"{obj.week_start:%a %b} {obj.week_start.day}",
-            f"{obj.week_end:%a %b} {obj.week_end.day}, {obj.week_end:%Y}",
+            f"{obj.week_start:%b} {obj.week_start.day}",
+            f"{obj.week_end:%b} {obj.week_end.day}, {obj.week_end:%Y}",
         )
 
     @admin.display(description="Visitors", ordering="visitors")
@@ -133,7 +134,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     def pageviews_display(self, obj: WeeklyMetric) -> str:
         return f"{obj.pageviews:,}"
 
-    @admin.display(description="Visitors vs. week before")
+    @admin.display(description="vs. week before")
     def growth(self, obj: WeeklyMetric) -> str:
         previous_week = getattr(obj, "previous_week_start", None)
         if isinstance(previous_week, str):  # some backends return the subquery's date as text
@@ -153,12 +154,26 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             )
         return format_html('<span class="vs-quiet" title="from {}">0%</span>', obj.previous_visitors)
 
-    @admin.display(description="Webhook since sync")
+    @admin.display(description="Last synced", ordering="synced_at")
+    def last_synced(self, obj: WeeklyMetric) -> str:
+        if obj.synced_at is None:
+            return format_html('<span class="vs-quiet">{}</span>', "never")
+        return format_html(
+            '<span title="{}">{} ago</span>',
+            f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
+            timesince(obj.synced_at, depth=1),
+        )
+
+    @admin.display(description="Webhook since sync (visitors / pageviews)")
     def since_sync(self, obj: WeeklyMetric) -> str:
         if obj.webhook_visitors is None:
             return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
         return format_html(
-            "{} visitors, {} pageviews", _signed(obj.webhook_visitors), _signed(obj.webhook_pageviews or 0)
+            '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
+            _signed(obj.webhook_visitors),
+            _signed(obj.webhook_pageviews or 0),
+            _signed(obj.webhook_visitors),
+            _signed(obj.webhook_pageviews or 0),
         )
 
     @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])

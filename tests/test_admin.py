@@ -348,7 +348,7 @@ def test_webhook_difference_and_never_synced_filter(admin_client):
     )
     WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK, visitors=7)
     page = admin_client.get(LIST_URL).content.decode()
-    assert "+5 visitors, +10 pageviews" in page and "not synced yet" in page
+    assert ">+5 / +10</span>" in page and "not synced yet" in page
     never = admin_client.get(LIST_URL, {"synced": "never"}).content.decode()
     assert never.count('class="field-week"') == 1 and "not synced yet" in never
 
