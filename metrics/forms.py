@@ -11,8 +11,8 @@ class StartSyncForm(forms.Form):
     since = forms.DateField(
         required=False,
         label="Since",
-        help_text="Optional: also sync (and create) every week from the week of this date. "
-        "Leave empty to sync from the earliest stored week.",
+        help_text="Optional: sync from the week of this date (creating weeks that are not stored "
+        "yet). Leave empty to sync every stored week.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     dry_run = forms.BooleanField(
