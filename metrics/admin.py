@@ -350,7 +350,7 @@ def _integrations() -> list[dict]:
         {
             "name": "Webhook authentication",
             "configured": any(webhook_set.values()),
-            "detail": ", ".join(f"{name} {'set' if on else 'not set'}" for name, on in webhook_set.items()),
+            "settings": list(webhook_set.items()),
             "fix": "Set POSTHOG_WEBHOOK_SECRET (a shared secret you also put in the webhook's "
             "Authorization header in PostHog) or POSTHOG_WEBHOOK_SIGNING_SECRET (the whsec_... "
             "signing secret PostHog shows for the destination). See README.",
@@ -358,7 +358,7 @@ def _integrations() -> list[dict]:
         {
             "name": "Cron endpoint authentication",
             "configured": _is_set(CRON_SECRET_SETTING),
-            "detail": f"{CRON_SECRET_SETTING} {'set' if _is_set(CRON_SECRET_SETTING) else 'not set'}",
+            "settings": [(CRON_SECRET_SETTING, _is_set(CRON_SECRET_SETTING))],
             "fix": "Set CRON_SECRET to a long random string and send it from your scheduler. See README.",
         },
     ]

@@ -119,8 +119,9 @@ def test_webhook_and_cron_secrets_show_configured_never_the_value(admin_client, 
     settings.CRON_SECRET = ""
     page = admin_client.get(SYNC_URL).content.decode()
     assert "s3cret-webhook-value" not in page
-    assert "POSTHOG_WEBHOOK_SECRET set" in page
-    assert "CRON_SECRET not set" in page
+    assert "<code>POSTHOG_WEBHOOK_SECRET</code> set" in page
+    assert "<code>POSTHOG_WEBHOOK_SIGNING_SECRET</code> not set" in page
+    assert "<code>CRON_SECRET</code> not set" in page
 
 
 def test_page_shows_last_run_counts_history_and_result(admin_client, posthog_stub, settings):
