@@ -78,6 +78,10 @@ class SyncedFilter(admin.SimpleListFilter):
 class WeeklyMetricAdmin(admin.ModelAdmin):
     list_display = ["week", "visitors_display", "pageviews_display", "growth", "last_synced", "since_sync"]
     list_filter = [SyncedFilter]
+
+    class Media:
+        css = {"all": ["metrics/admin.css"]}
+
     date_hierarchy = "week_start"
     ordering = ["-week_start"]
     actions = ["sync_selected_weeks"]
@@ -414,6 +418,10 @@ class SyncRunAdmin(admin.ModelAdmin):
         "dry_run",
     ]
     list_display_links = ["__str__"]
+
+    class Media:
+        css = {"all": ["metrics/admin.css"]}
+
     readonly_fields = ["status_badge", "duration_display", "changes_table"]
     list_filter = ["status", "trigger", "dry_run"]
     date_hierarchy = "started_at"
@@ -469,11 +477,9 @@ class SyncRunAdmin(admin.ModelAdmin):
             (
                 (
                     f"{c.week_start:%Y-%m-%d}",
-                    "created" if c.created else f"{c.visitors_before:,} → {c.visitors_after:,}",
-                    "created" if c.created else f"{c.pageviews_before:,} → {c.pageviews_after:,}",
-                    f"{c.visitors_after:,} visitors, {c.pageviews_after:,} pageviews"
-                    if c.created
-                    else _signed(c.visitors_after - (c.visitors_before or 0)) + " visitors",
+                    f"{'new' if c.created else f'{c.visitors_before:,}'} → {c.visitors_after:,}",
+                    f"{'new' if c.created else f'{c.pageviews_before:,}'} → {c.pageviews_after:,}",
+                    _signed(c.visitors_after - (c.visitors_before or 0)) + " visitors",
                 )
                 for c in changes
             ),

@@ -450,7 +450,10 @@ def test_sync_run_admin_is_read_only_and_shows_changes_and_error(admin_client):
         == HTTPStatus.FORBIDDEN
     )
     detail = admin_client.get(reverse("admin:metrics_syncrun_change", args=[run.pk])).content.decode()
-    assert "<td>10 → 12</td><td>30 → 33</td>" in detail and "5 visitors, 9 pageviews" in detail
+    assert (
+        "<td>10 → 12</td><td>30 → 33</td>" in detail
+        and "<td>new → 5</td><td>new → 9</td><td>+5 visitors</td>" in detail
+    )
     assert 'type="submit"' not in detail.split('id="content-main"')[1]
     assert (
         "PostHog rejected the API key"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 
-from metrics import weeks
-from metrics.models import WeeklyMetric
+from metrics import background, weeks
+from metrics.models import SyncRun, WeeklyMetric
 
 CHROMIUM = os.environ.get("VISITORSYNC_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -48,6 +49,9 @@ def browser_page(monkeypatch):
             yield page
         finally:
             browser.close()
+            # Inside Playwright's event loop the ORM uses a connection of its own (Django's
+            # connections are per context); close it, or the test database stays busy.
+            connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -68,6 +72,8 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     page.fill("#id_username", "boss")
     page.fill("#id_password", "a-long-test-password")
     page.click("input[type=submit]")
+    expect(page.locator("#posthog-sync-module")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "admin-index.png")
     page.click("#posthog-sync-module a >> text=Sync with PostHog")
     expect(page).to_have_url(re.compile(r"/admin/metrics/weeklymetric/sync/$"))
     expect(page.locator("h1")).to_have_text("Sync with PostHog")
@@ -92,6 +98,11 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     page.screenshot(path=ARTIFACTS / "admin-sync-page.png", full_page=True)
     assert "of 26 weeks" in seen_while_running
 
+    page.click("#sync-result >> text=Details of sync")
+    expect(page.locator("#content-main")).to_contain_text("Per-week changes")
+    page.screenshot(path=ARTIFACTS / "admin-syncrun-detail.png", full_page=True)
+    page.go_back()
+
     page.click(".breadcrumbs >> text=Weekly metrics")
     current = WeeklyMetric.objects.get(week_start=weeks.current_week_start())
     expect(page.locator("#weekly-chart svg")).to_be_visible()
@@ -102,6 +113,8 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     expect(page.locator("#result_list tbody tr")).to_have_count(26)
     page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list.png", full_page=True)
     page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list-top.png")
+    # The sync's thread closes its database connection after recording the result.
+    assert background.wait_for(SyncRun.objects.get().pk, timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
