@@ -168,7 +168,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             timesince(obj.synced_at, depth=1),
         )
 
-    @admin.display(description="Webhook since sync (visitors / pageviews)")
+    @admin.display(description="Via webhook")
     def since_sync(self, obj: WeeklyMetric) -> str:
         if obj.webhook_visitors is None:
             return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
