@@ -123,11 +123,14 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.display(description="Week", ordering="week_start")
     def week(self, obj: WeeklyMetric) -> str:
+        start, end = obj.week_start, obj.week_end
+        last_day = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
         return format_html(
-            '{}<div class="vs-quiet">{} to {}</div>',
+            '{}<div class="vs-quiet">{} to {}, {}</div>',
             obj,
-            f"{obj.week_start:%b} {obj.week_start.day}",
-            f"{obj.week_end:%b} {obj.week_end.day}, {obj.week_end:%Y}",
+            f"{start:%b} {start.day}",
+            last_day,
+            f"{end:%Y}",
         )
 
     @admin.display(description="Visitors", ordering="visitors")
