@@ -141,6 +141,26 @@ def sync_all_metrics(
     created so the table has no gaps. Returns the finished SyncRun; raises SyncInProgress
     or SyncFailed (recorded, nothing changed).
     """
+    pending = start_sync_all_metrics(
+        trigger=trigger, since=since, dry_run=dry_run, force=force, started_by=started_by, client=client
+    )
+    return pending.execute(progress=progress)
+
+
+def start_sync_all_metrics(
+    *,
+    trigger: str,
+    since: dt.date | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    started_by: str = "",
+    client: PostHogClient | None = None,
+) -> "PendingSync":
+    """Take the lock for a sync like `sync_all_metrics` and return it without asking PostHog.
+
+    Raises SyncInProgress at once when another sync holds the lock, so a caller (the admin
+    page) can answer immediately and run `PendingSync.execute()` elsewhere, e.g. in a thread.
+    """
     last = weeks.current_week_start()
     if since is not None:
         first = weeks.week_start_for_date(since)
@@ -150,12 +170,11 @@ def sync_all_metrics(
         earliest = WeeklyMetric.objects.aggregate(first=Min("week_start"))["first"]
         backfill_from = last - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
         first = weeks.week_start_for_date(earliest) if earliest else backfill_from
-    return _sync(
+    return _start(
         week_starts=list(weeks.week_range(first, last)),
         trigger=trigger,
         dry_run=dry_run,
         force=force,
-        progress=progress,
         started_by=started_by,
         client=client,
     )
@@ -178,15 +197,15 @@ def sync_weeks(
     for week in selected:
         if not weeks.is_week_start(week):
             raise ValueError(f"{week} is not a week start")
-    return _sync(
+    pending = _start(
         week_starts=selected,
         trigger=trigger,
         dry_run=dry_run,
         force=force,
-        progress=progress,
         started_by=started_by,
         client=client,
     )
+    return pending.execute(progress=progress)
 
 
 def update_metric_visitors(moment: dt.datetime, *, trigger: str, **options) -> SyncRun:
@@ -351,17 +370,33 @@ def _insert_if_new(model: type[models.Model], **values) -> bool:
 
 
 # --- The sync itself -------------------------------------------------------------------------
-def _sync(
+@dataclasses.dataclass
+class PendingSync:
+    """A sync that holds the lock (`run` is its running SyncRun) but has not asked PostHog.
+
+    Call `execute()` exactly once, in any thread; until then the lock stays held (and is
+    freed as abandoned after VISITORSYNC_SYNC_STALE_AFTER seconds if it never is).
+    """
+
+    run: SyncRun
+    week_starts: list[dt.date]
+    force: bool
+    client: PostHogClient
+
+    def execute(self, *, progress: ProgressCallback | None = None) -> SyncRun:
+        """Run the sync; returns the finished SyncRun or raises SyncFailed (recorded)."""
+        return _execute(self, progress=progress)
+
+
+def _start(
     *,
     week_starts: list[dt.date],
     trigger: str,
     dry_run: bool,
     force: bool,
-    progress: ProgressCallback | None,
     started_by: str,
     client: PostHogClient | None,
-) -> SyncRun:
-    client = client or PostHogClient()
+) -> PendingSync:
     run = _claim_lock(
         trigger=trigger,
         dry_run=dry_run,
@@ -371,6 +406,12 @@ def _sync(
         last_week=week_starts[-1],
         weeks_total=len(week_starts),
     )
+    return PendingSync(run=run, week_starts=week_starts, force=force, client=client or PostHogClient())
+
+
+def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
+    run, week_starts, client, force = pending.run, pending.week_starts, pending.client, pending.force
+    trigger, dry_run = run.trigger, run.dry_run
     started = time.monotonic()
     report = _Progress(run, progress)
     try:

@@ -1,0 +1,138 @@
+"""The admin in a real browser: Debian's headless Chromium driven by Playwright, against a
+live server and the loopback PostHog stub. Screenshots go to test-artifacts/."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connections
+
+from metrics import background, weeks
+from metrics.models import SyncRun, WeeklyMetric
+
+CHROMIUM = os.environ.get("VISITORSYNC_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (scripts/test installs it)"
+    ),
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+            # Inside Playwright's event loop the ORM uses a connection of its own (Django's
+            # connections are per context); close it, or the test database stays busy.
+            connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
+    live_server, posthog_stub, settings, browser_page
+):
+    from playwright.sync_api import expect
+
+    # Several chunks with some latency each, so the page has progress to show.
+    settings.VISITORSYNC_BACKFILL_WEEKS = 26
+    settings.VISITORSYNC_CHUNK_WEEKS = 2
+    posthog_stub.latency = 0.4
+    User.objects.create_superuser("boss", password="a-long-test-password")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    expect(page.locator("#posthog-sync-module")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "admin-index.png")
+    page.click("#posthog-sync-module a >> text=Sync with PostHog")
+    expect(page).to_have_url(re.compile(r"/admin/metrics/weeklymetric/sync/$"))
+    expect(page.locator("h1")).to_have_text("Sync with PostHog")
+    expect(page.locator("#integration-status")).to_contain_text("Configured: project 12345")
+
+    page.click("#start-sync")
+    progress = page.locator("#sync-progress-text")
+    # Seen while the sync runs: a phase and a count of weeks short of the total.
+    expect(progress).to_have_text(re.compile(r"Asking PostHog — ([1-9]|1\d|2[0-5]) of 26 weeks"))
+    expect(page.locator("#start-sync")).to_be_disabled()
+    seen_while_running = progress.text_content()
+    page.screenshot(path=ARTIFACTS / "admin-sync-progress.png", full_page=True)
+
+    result = page.locator("#sync-result")
+    expect(result).to_contain_text(re.compile(r"Result of sync #\d+"), timeout=60_000)
+    expect(result).to_contain_text("26 created, 0 updated, 0 unchanged")
+    expect(result).to_contain_text("Largest changes")
+    expect(page.locator("#sync-progress")).to_be_hidden()
+    expect(page.locator("#start-sync")).to_be_enabled()
+    expect(page.locator("#recent-syncs")).to_contain_text("Succeeded")
+    expect(page.locator("#sync-status")).to_contain_text("1 succeeded, 0 failed")
+    page.screenshot(path=ARTIFACTS / "admin-sync-page.png", full_page=True)
+    assert "of 26 weeks" in seen_while_running
+
+    page.click("#sync-result >> text=Details of sync")
+    expect(page.locator("#content-main")).to_contain_text("Per-week changes")
+    page.screenshot(path=ARTIFACTS / "admin-syncrun-detail.png", full_page=True)
+    page.go_back()
+
+    page.click(".breadcrumbs >> text=Weekly metrics")
+    current = WeeklyMetric.objects.get(week_start=weeks.current_week_start())
+    expect(page.locator("#weekly-chart svg")).to_be_visible()
+    expect(page.locator("#weekly-chart")).to_contain_text("this week, in progress")
+    first_row = page.locator("#result_list tbody tr").first
+    expect(first_row).to_contain_text(f"Week of {current.week_start:%Y-%m-%d}")
+    expect(first_row.locator(".field-visitors_display")).to_have_text(f"{current.visitors:,}")
+    expect(page.locator("#result_list tbody tr")).to_have_count(26)
+    page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list-top.png")
+    # The sync's thread closes its database connection after recording the result.
+    assert background.wait_for(SyncRun.objects.get().pk, timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unconfigured_setup_is_explained_on_the_sync_page(live_server, settings, browser_page):
+    from playwright.sync_api import expect
+
+    settings.POSTHOG_API_KEY = ""
+    settings.POSTHOG_PROJECT_ID = ""
+    User.objects.create_superuser("boss", password="a-long-test-password")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/sync/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    status = page.locator("#integration-status")
+    expect(status).to_contain_text("Not configured")
+    expect(status).to_contain_text("POSTHOG_PROJECT_ID is not set")
+    expect(status).to_contain_text("Personal API keys")
+    expect(page.locator("#test-connection")).to_be_disabled()
+    page.screenshot(path=ARTIFACTS / "admin-sync-unconfigured.png", full_page=True)
