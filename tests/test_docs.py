@@ -45,7 +45,7 @@ MESSAGES = [
     ("visitorsync/settings.py", "SECRET_KEY is not set. Set it to a long random string, "),
     ("visitorsync/settings.py", "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not "),
     ("visitorsync/settings.py", "is not an IANA time zone name "),
-    ("visitorsync/settings.py", "VISITORSYNC_BACKFILL_WEEKS and VISITORSYNC_CHUNK_WEEKS must be at least 1."),
+    ("visitorsync/settings.py", "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS"),
     ("visitorsync/settings.py", "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' "),
     ("visitorsync/settings.py", " must be one of "),
     ("gunicorn.conf.py", " must be a whole number, not "),
