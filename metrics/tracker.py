@@ -137,9 +137,9 @@ def sync_all_metrics(
 ) -> SyncRun:
     """Sync every week from the earliest stored week (or `since`) through the current week.
 
-    With no weeks stored, starts `VISITORSYNC_BACKFILL_WEEKS` weeks back. Missing weeks are
-    created so the table has no gaps. Returns the finished SyncRun; raises SyncInProgress
-    or SyncFailed (recorded, nothing changed).
+    Until PostHog has confirmed some week, starts at least `VISITORSYNC_BACKFILL_WEEKS`
+    weeks back. Missing weeks are created so the table has no gaps. Returns the finished
+    SyncRun; raises SyncInProgress or SyncFailed (recorded, nothing changed).
     """
     pending = start_sync_all_metrics(
         trigger=trigger, since=since, dry_run=dry_run, force=force, started_by=started_by, client=client
@@ -167,9 +167,11 @@ def start_sync_all_metrics(
         if first > last:
             raise ValueError(f"since={since} is in the future")
     else:
-        earliest = WeeklyMetric.objects.aggregate(first=Min("week_start"))["first"]
+        stored = WeeklyMetric.objects.aggregate(first=Min("week_start"), synced=Max("synced_at"))
         backfill_from = last - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
-        first = weeks.week_start_for_date(earliest) if earliest else backfill_from
+        earliest = weeks.week_start_for_date(stored["first"]) if stored["first"] else backfill_from
+        # Weeks the webhook created before the first sync are not history: still backfill.
+        first = earliest if stored["synced"] else min(earliest, backfill_from)
     return _start(
         week_starts=list(weeks.week_range(first, last)),
         trigger=trigger,

@@ -67,6 +67,8 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
     except webhook.WebhookError as err:
         if err.status == HTTPStatus.UNAUTHORIZED:
             logger.warning("webhook refused from %s: %s", request.META.get("REMOTE_ADDR"), err)
+        else:
+            logger.debug("webhook refused (%d): %s", err.status, err)
         response = JsonResponse(err.as_json(), status=err.status)
         if err.status == HTTPStatus.UNAUTHORIZED:
             response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
@@ -85,6 +87,8 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
         )
         response["Retry-After"] = "2"
         return response
+    # One line per outcome; the event uuid is PostHog's id of the event, not of the visitor.
+    logger.debug("webhook key=%s status=%s week=%s", pageview.uuid, result.status, result.week_start)
     return JsonResponse(result.as_json(), status=HTTPStatus.OK)
 
 

@@ -6,7 +6,9 @@ computes the weekly numbers from its own fixture events (the ground truth). It c
 Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
 does), and can add latency or answer a scripted sequence of failures.
 
-Run it as a process: `python -m tests.posthog_stub --port 8123 --weeks 12 --seed 1`.
+Run it as a process: `python -m tests.posthog_stub --port 8123 --weeks 12 --seed 1`, or with
+the events a test also sends as webhooks: `--events-file events.json` (see `dump_events`).
+With `--port 0` it picks a free port; its first line on stdout names the URL.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import datetime as dt
 import json
 import random
 import re
+import signal
 import threading
 import time
 import zoneinfo
@@ -100,6 +103,27 @@ def generate_events(
                 continue
             name = "$pageview" if n % 7 else "$autocapture"
             events.append(Event(f"{seed}-{index}-{n}", name, f"person-{rng.randint(1, persons)}", moment))
+    return events
+
+
+def dump_events(events: list[Event]) -> str:
+    """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp}."""
+    return json.dumps(
+        [
+            {"uuid": e.uuid, "event": e.event, "person_id": e.person_id, "timestamp": e.timestamp.isoformat()}
+            for e in events
+        ]
+    )
+
+
+def load_events(text: str) -> list[Event]:
+    """The inverse of `dump_events`; timestamps must carry an offset."""
+    events = []
+    for item in json.loads(text):
+        moment = dt.datetime.fromisoformat(item["timestamp"])
+        if moment.tzinfo is None:
+            raise ValueError(f"event {item['uuid']}: timestamp {item['timestamp']!r} has no offset")
+        events.append(Event(item["uuid"], item["event"], item["person_id"], moment))
     return events
 
 
@@ -284,19 +308,34 @@ def main() -> None:
     parser.add_argument("--project-id", default="12345")
     parser.add_argument("--api-key", default="phx_testkey")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--events-file", help="serve these events (JSON, see dump_events) instead of generated ones"
+    )
+    parser.add_argument("--timezone", default="UTC", help="the project time zone the stub reports")
     args = parser.parse_args()
+    if args.events_file:
+        with open(args.events_file) as file:
+            events = load_events(file.read())
+    else:
+        events = generate_events(weeks=args.weeks, seed=args.seed)
     stub = PostHogStub(
-        events=generate_events(weeks=args.weeks, seed=args.seed),
+        events=events,
         project_id=args.project_id,
         api_key=args.api_key,
         latency=args.latency,
+        timezone=args.timezone,
     )
     stub.start(args.port)
-    print(f"PostHog stub on {stub.url} (project {args.project_id})", flush=True)
+    print(f"PostHog stub on {stub.url} (project {args.project_id}, {len(events)} events)", flush=True)
+    # Stop cleanly on SIGTERM (how tests and benchmarks stop it) as on Ctrl-C.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        threading.Event().wait()
+        while not stopping.wait(0.5):
+            pass
     except KeyboardInterrupt:
-        stub.stop()
+        pass
+    stub.stop()
 
 
 if __name__ == "__main__":

@@ -1,61 +1,27 @@
 """The production profile: deploy checks, HTTPS redirects, gunicorn config, and scripts/serve."""
 
-import os
 import re
 import runpy
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from http import HTTPStatus
-from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# The variables docs/deploying.md tells a user to set (besides DATABASE_URL).
-PRODUCTION_ENV = {
-    "DEBUG": "false",
-    "ALLOWED_HOSTS": "metrics.example.com",
-    "CSRF_TRUSTED_ORIGINS": "https://metrics.example.com",
-    "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
-    "SECURE_HSTS_PRELOAD": "true",
-    "POSTHOG_HOST": "https://eu.posthog.com",
-    "POSTHOG_PROJECT_ID": "4242",
-    "POSTHOG_API_KEY": "phx_" + "p" * 40,
-    "POSTHOG_WEBHOOK_SECRET": "w" * 40,
-    "CRON_SECRET": "c" * 40,
-    "VISITORSYNC_TIMEZONE": "Europe/Berlin",
-}
-
-
-def production_env(**overrides: str) -> dict[str, str]:
-    """A process environment with only the documented production variables (no .env)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VISITORSYNC_", "POSTHOG_", "SECURE_", "SESSION_", "CSRF_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRON_SECRET", "PORT")
-        and k not in ("WEB_CONCURRENCY", "DJANGO_SETTINGS_MODULE", "STATIC_ROOT")
-    }
-    env.update(PRODUCTION_ENV)
-    env.update(VISITORSYNC_ENV_FILE="", SECRET_KEY=secrets.token_urlsafe(50))
-    env.update(overrides)
-    return env
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+from tests.stack import (
+    ROOT,
+    fetch,
+    free_port,
+    fresh_postgres_database,
+    manage,
+    postgres_url_or_skip,
+    process_group_alive,
+    production_env,
+    start_process,
+    stop_group,
+    wait_until_serving,
+)
 
 
 # --- check --deploy ----------------------------------------------------------------------------
@@ -211,91 +177,17 @@ def test_serve_refuses_to_start_without_database_url(tmp_path):
     assert "DATABASE_URL is not set" in result.stderr
 
 
-@pytest.fixture
-def fresh_postgres_database():
-    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        pytest.skip("runs in the PostgreSQL half of scripts/test (DATABASE_URL=postgres://...)")
-    name = f"prod_smoke_{secrets.token_hex(6)}"
-    admin_conninfo = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(url, dbname=name)), name
-    finally:
-        with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(tmp_path):
+    with fresh_postgres_database(postgres_url_or_skip(), prefix="prod_smoke") as database_url:
+        serve_on_fresh_database(database_url, tmp_path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def fetch(url: str, **headers: str):
-    """GET without following redirects; returns (status, headers, body)."""
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    """Poll until the server answers; fails early if the process exits."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"scripts/serve exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            fetch(url)
-            return
-        except (ConnectionError, urllib.error.URLError):
-            time.sleep(0.25)
-    pytest.fail("scripts/serve did not start answering within two minutes")
-
-
-def process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    """Stop the server's process group by its id, then make sure nothing of it is left."""
-    pgid = process.pid  # start_new_session: the group id is the leader's pid
-    if process_group_alive(pgid):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while process_group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(fresh_postgres_database, tmp_path):
-    params, name = fresh_postgres_database
+def serve_on_fresh_database(database_url: str, tmp_path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    user = params.get("user", "postgres")
-    password = f":{params['password']}" if params.get("password") else ""
     env = production_env(
         PYTHON=sys.executable,
-        DATABASE_URL=f"postgres://{user}{password}@{params.get('host', '127.0.0.1')}:"
-        f"{params.get('port', '5432')}/{name}",
+        DATABASE_URL=database_url,
         ALLOWED_HOSTS="127.0.0.1",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="1",
@@ -303,15 +195,7 @@ def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(fresh_postgr
         STATIC_ROOT=str(tmp_path / "static"),
     )
     log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [str(ROOT / "scripts" / "serve")],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=log_path)
     try:
         wait_until_serving(f"{base}/api/sync", process, log_path)
 

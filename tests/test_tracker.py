@@ -48,6 +48,25 @@ def test_sync_fills_gaps_from_earliest_stored_week(posthog_stub, settings):
     assert got == expected(posthog_stub, settings, current - dt.timedelta(weeks=25))
 
 
+def test_weeks_the_webhook_created_before_the_first_sync_do_not_stop_the_backfill(posthog_stub, settings):
+    # Found by tests/test_whole_system.py: PostHog's webhook is often set up before the first
+    # sync runs, and its one week used to count as "history", so nothing older was fetched.
+    settings.VISITORSYNC_BACKFILL_WEEKS = 12
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=1), visitors=1, pageviews=1)
+    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    assert run.weeks_checked == 12
+    assert stored_numbers() == expected(posthog_stub, settings, current - dt.timedelta(weeks=11))
+
+
+def test_after_the_first_sync_the_earliest_stored_week_decides(posthog_stub, settings):
+    settings.VISITORSYNC_BACKFILL_WEEKS = 12
+    current = weeks.current_week_start()
+    tracker.sync_all_metrics(trigger=TRIGGER, since=current - dt.timedelta(weeks=2))
+    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    assert run.weeks_checked == 3
+
+
 def test_weeks_absent_from_posthog_are_zero(posthog_stub, settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 30
     tracker.sync_all_metrics(trigger=TRIGGER)

@@ -1,0 +1,185 @@
+"""Helpers for tests that run visitorsync as a user does: separate processes, real HTTP.
+
+The production environment a user sets, a fresh PostgreSQL database, and starting,
+waiting for and stopping server processes by their process group. Used by
+tests/test_production.py and tests/test_whole_system.py.
+"""
+
+import contextlib
+import os
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The variables docs/deploying.md tells a user to set (besides DATABASE_URL).
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "metrics.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://metrics.example.com",
+    "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+    "SECURE_HSTS_PRELOAD": "true",
+    "POSTHOG_HOST": "https://eu.posthog.com",
+    "POSTHOG_PROJECT_ID": "4242",
+    "POSTHOG_API_KEY": "phx_" + "p" * 40,
+    "POSTHOG_WEBHOOK_SECRET": "w" * 40,
+    "CRON_SECRET": "c" * 40,
+    "VISITORSYNC_TIMEZONE": "Europe/Berlin",
+}
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    """A process environment with only the documented production variables (no .env)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VISITORSYNC_", "POSTHOG_", "SECURE_", "SESSION_", "CSRF_", "GUNICORN_"))
+        and k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRON_SECRET", "PORT")
+        and k not in ("WEB_CONCURRENCY", "DJANGO_SETTINGS_MODULE", "STATIC_ROOT")
+    }
+    env.update(PRODUCTION_ENV)
+    env.update(VISITORSYNC_ENV_FILE="", SECRET_KEY=secrets.token_urlsafe(50))
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `manage.py` as a separate process, the way a user types it."""
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+def postgres_url_or_skip() -> str:
+    """The test server's URL; skips outside the PostgreSQL half of scripts/test."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("runs in the PostgreSQL half of scripts/test (DATABASE_URL=postgres://...)")
+    return url
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(url: str, *, prefix: str) -> Iterator[str]:
+    """Create a new, empty database on the server of `url`; yield its URL; drop it afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin_conninfo = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(url, dbname=name))
+        user = params.get("user", "postgres")
+        password = f":{params['password']}" if params.get("password") else ""
+        host, port = params.get("host", "127.0.0.1"), params.get("port", "5432")
+        yield f"postgres://{user}{password}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def fetch(url: str, **headers: str):
+    """GET without following redirects; returns (status, headers, body)."""
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+# --- Processes ------------------------------------------------------------------------------
+def start_process(
+    args: list[str], *, env: dict[str, str], log_path: Path, stdout_pipe: bool = False
+) -> subprocess.Popen:
+    """Start a server in a process group of its own, so it and all its children can be stopped.
+
+    Output goes to `log_path`; with `stdout_pipe`, stdout is a pipe (see `read_line`) and only
+    stderr goes to the log.
+    """
+    with log_path.open("w") as log_file:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE if stdout_pipe else log_file,
+            stderr=log_file if stdout_pipe else subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, *, timeout: float = 120) -> None:
+    """Poll until the server answers; fails early if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{process.args} exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            fetch(url)
+            return
+        except (ConnectionError, urllib.error.URLError):
+            time.sleep(0.25)
+    pytest.fail(f"{process.args} did not start answering within {timeout:.0f} s:\n{log_path.read_text()}")
+
+
+def read_line(process: subprocess.Popen, *, timeout: float) -> str:
+    """The next line the process writes to its stdout pipe, waiting at most `timeout` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        pytest.fail(f"{process.args} wrote nothing within {timeout:.0f} s")
+    return process.stdout.readline()
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop the process group led by `process`, by its id, then wait until none of it is left."""
+    pgid = process.pid  # start_new_session: the group id is the leader's pid
+    if process_group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while process_group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_group_alive(pgid):  # a child ignored SIGTERM after its leader exited
+        os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if process.stdout is not None:
+        process.stdout.close()
