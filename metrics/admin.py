@@ -194,7 +194,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             )
         except tracker.SyncError as err:
             self.message_user(request, f"Nothing was changed. {err}", messages.ERROR)
-        except ValueError as err:
+        except tracker.InvalidSyncRequest as err:
             self.message_user(request, str(err), messages.ERROR)
         else:
             self.message_user(request, run_summary(run), messages.SUCCESS)

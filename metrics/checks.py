@@ -78,3 +78,23 @@ def webhook_signing_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Error(problem, hint="See README.md, 'Real-time webhook'.", id="metrics.E003")
         for problem in WebhookConfig.from_settings().problems
     ]
+
+
+@checks.register()
+def stale_after_outlasts_a_query(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """A run reports progress once per query; a shorter stale limit would expire live runs."""
+    stale_after = settings.VISITORSYNC_SYNC_STALE_AFTER
+    longest_query = (
+        settings.POSTHOG_RETRY_DEADLINE + settings.POSTHOG_CONNECT_TIMEOUT + settings.POSTHOG_READ_TIMEOUT
+    )
+    if stale_after > longest_query:
+        return []
+    return [
+        checks.Warning(
+            f"VISITORSYNC_SYNC_STALE_AFTER ({stale_after} s) is not longer than one PostHog query "
+            f"may take with its retries ({longest_query:.0f} s): a sync that is only waiting on "
+            "PostHog would be presumed dead, and it would then stop without writing.",
+            hint="Raise VISITORSYNC_SYNC_STALE_AFTER (default 900) or lower POSTHOG_RETRY_DEADLINE.",
+            id="metrics.W004",
+        )
+    ]

@@ -36,6 +36,10 @@ class SyncError(Exception):
         self.run = run
 
 
+class InvalidSyncRequest(ValueError):
+    """The weeks asked for cannot be synced (a date in the future, too far back, ...)."""
+
+
 class SyncInProgress(SyncError):
     """Another sync holds the lock; `run` is that sync."""
 
@@ -46,6 +50,15 @@ class SyncFailed(SyncError):
 
 class WipeoutRefused(SyncFailed):
     """PostHog's answer would zero weeks that hold visitors; refused unless forced."""
+
+
+class LockLost(SyncFailed):
+    """The run was presumed dead and its lock released before it could write; it wrote nothing."""
+
+
+# Older than any PostHog data; a `since` before it is a typo that would cost the team's
+# query budget thousands of queries.
+EARLIEST_SINCE = dt.date(2000, 1, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,9 +176,16 @@ def start_sync_all_metrics(
     """
     last = weeks.current_week_start()
     if since is not None:
+        if since < EARLIEST_SINCE:
+            raise InvalidSyncRequest(
+                f"since={since} is before {EARLIEST_SINCE}; PostHog holds no data that old. "
+                "Pick a later date."
+            )
         first = weeks.week_start_for_date(since)
         if first > last:
-            raise ValueError(f"since={since} is in the future")
+            raise InvalidSyncRequest(
+                f"since={since} is in the future; give a date in a past or the current week."
+            )
     else:
         stored = WeeklyMetric.objects.aggregate(first=Min("week_start"), synced=Max("synced_at"))
         backfill_from = last - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
@@ -195,10 +215,10 @@ def sync_weeks(
     """Sync just these weeks (each must be a week start), creating any that are missing."""
     selected = sorted(set(week_starts))
     if not selected:
-        raise ValueError("no weeks to sync")
+        raise InvalidSyncRequest("no weeks to sync")
     for week in selected:
         if not weeks.is_week_start(week):
-            raise ValueError(f"{week} is not a week start")
+            raise InvalidSyncRequest(f"{week} is not a week start")
     pending = _start(
         week_starts=selected,
         trigger=trigger,
@@ -252,8 +272,7 @@ def get_sync_status() -> SyncStatus:
         cron_secret_configured=bool(auth.parse_secrets(settings.CRON_SECRET)),
         # The webhook's settings may be absent from an older settings module.
         webhook_secret_configured=bool(
-            auth.parse_secrets(getattr(settings, "POSTHOG_WEBHOOK_SECRET", ""))
-            or getattr(settings, "POSTHOG_WEBHOOK_SIGNING_SECRET", "")
+            auth.parse_secrets(settings.POSTHOG_WEBHOOK_SECRET) or settings.POSTHOG_WEBHOOK_SIGNING_SECRET
         ),
     )
 
@@ -417,20 +436,35 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
     started = time.monotonic()
     report = _Progress(run, progress)
     try:
-        # Read the stored numbers before asking PostHog: whatever webhooks add from now on
-        # is kept on top of PostHog's answer (see _apply).
-        stored = _snapshot(week_starts)
-        report(0, "Asking PostHog")
-        answer = client.weekly_counts(
-            first_week=week_starts[0],
-            last_week=week_starts[-1],
-            on_chunk=lambda done, _total: report(min(done, len(week_starts)), "Asking PostHog"),
-        )
+        stored, answer = _ask_posthog(client, week_starts=week_starts, report=report)
         run.queries = client.queries
         report(len(week_starts), "Writing" if not dry_run else "Comparing")
-        changes, unchanged = _apply(
-            week_starts=week_starts, stored=stored, answer=answer, dry_run=dry_run, force=force
-        )
+        with transaction.atomic():
+            # A run presumed dead (and replaced) must not write as well: both would add
+            # their PostHog numbers on top of each other's.
+            if (
+                not SyncRun.objects.select_for_update()
+                .filter(pk=run.pk, status=SyncRun.Status.RUNNING)
+                .exists()
+            ):
+                raise LockLost(
+                    f"Sync #{run.pk} made no progress for {settings.VISITORSYNC_SYNC_STALE_AFTER} s, was "
+                    "presumed dead and its lock released, so it wrote nothing. If syncs really take "
+                    "this long, raise VISITORSYNC_SYNC_STALE_AFTER.",
+                    run=run,
+                )
+            changes, unchanged = _apply(
+                week_starts=week_starts, stored=stored, answer=answer, dry_run=dry_run, force=force
+            )
+            run.weeks_checked = len(week_starts)
+            run.weeks_created = sum(1 for c in changes if c.created)
+            run.weeks_updated = len(changes) - run.weeks_created
+            run.weeks_unchanged = unchanged
+            run.changes = [c.as_json() for c in changes]
+            _finish(run, status=SyncRun.Status.SUCCEEDED)
+    except LockLost as err:
+        logger.error("sync run=%s trigger=%s: %s", run.pk, trigger, err)
+        raise
     except PostHogError as err:
         run.queries = client.queries
         _finish(run, status=SyncRun.Status.FAILED, error=str(err))
@@ -445,12 +479,6 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
         _finish(run, status=SyncRun.Status.FAILED, error=f"Internal error: {err!r}")
         logger.exception("sync run=%s trigger=%s crashed", run.pk, trigger)
         raise
-    run.weeks_checked = len(week_starts)
-    run.weeks_created = sum(1 for c in changes if c.created)
-    run.weeks_updated = len(changes) - run.weeks_created
-    run.weeks_unchanged = unchanged
-    run.changes = [c.as_json() for c in changes]
-    _finish(run, status=SyncRun.Status.SUCCEEDED)
     logger.info(
         "sync run=%s trigger=%s%s weeks=%d created=%d updated=%d unchanged=%d queries=%d duration=%.2fs",
         run.pk,
@@ -464,6 +492,32 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
         time.monotonic() - started,
     )
     return run
+
+
+def _ask_posthog(
+    client: PostHogClient, *, week_starts: list[dt.date], report: "_Progress"
+) -> tuple[dict[dt.date, dict], WeeklyCounts]:
+    """PostHog's numbers for the weeks, and the stored rows as they were before each query.
+
+    Each chunk's rows are read right before that chunk's query: what webhooks add after
+    that is kept on top of PostHog's answer (see _apply). Snapshotting per chunk keeps
+    that window to one query, so an event PostHog already counted is rarely added twice.
+    Chunks with none of the requested weeks are not queried.
+    """
+    stored: dict[dt.date, dict] = {}
+    counts = {}
+    queries_before = client.queries
+    done = 0
+    report(0, "Asking PostHog")
+    for start, end in client.chunks(week_starts[0], week_starts[-1]):
+        chunk = [week for week in week_starts if start <= week <= end]
+        if not chunk:
+            continue
+        stored |= _snapshot(chunk)
+        counts |= client.weekly_counts(first_week=start, last_week=end).counts
+        done += len(chunk)
+        report(done, "Asking PostHog")
+    return stored, WeeklyCounts(week_starts[0], week_starts[-1], counts, client.queries - queries_before)
 
 
 def _snapshot(week_starts: list[dt.date]) -> dict[dt.date, dict]:
@@ -632,12 +686,21 @@ def _expire_stale_runs() -> None:
     )
 
 
+_FINISH_FIELDS = (
+    "status", "error", "finished_at", "phase", "queries", "weeks_done", "weeks_checked",
+    "weeks_created", "weeks_updated", "weeks_unchanged", "changes",
+)  # fmt: skip
+
+
 def _finish(run: SyncRun, *, status: str, error: str = "") -> None:
+    """Record the outcome, unless the run was already declared abandoned (that record stays)."""
     run.status = status
     run.error = error
     run.finished_at = timezone.now()
     run.phase = "Done" if status == SyncRun.Status.SUCCEEDED else "Failed"
-    run.save()
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        **{field: getattr(run, field) for field in _FINISH_FIELDS}
+    )
 
 
 class _Progress:

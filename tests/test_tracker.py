@@ -8,6 +8,7 @@ from django.db.models import F
 
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WeeklyMetric
+from metrics.posthog import PostHogClient
 from tests.conftest import QUERY_URL
 
 pytestmark = pytest.mark.django_db
@@ -200,22 +201,92 @@ def test_lock_is_released_after_failure(posthog_stub, no_sleep):
     assert tracker.sync_all_metrics(trigger=TRIGGER).status == SyncRun.Status.SUCCEEDED
 
 
-def test_increments_during_a_sync_are_kept(posthog_stub, settings):
-    """A webhook that adds to a week while PostHog is being asked is not overwritten."""
+class WebhookDuringQuery(PostHogClient):
+    """A client during whose queries a webhook counts one more pageview by a new visitor."""
+
+    def __init__(self, *, weeks_hit: list[dt.date]) -> None:
+        super().__init__()
+        self.weeks_hit = weeks_hit
+
+    def weekly_counts(self, **kwargs):
+        for week in self.weeks_hit:
+            if not WeeklyMetric.objects.filter(week_start=week).update(
+                visitors=F("visitors") + 1, pageviews=F("pageviews") + 1
+            ):
+                WeeklyMetric.objects.create(week_start=week, visitors=1, pageviews=1)
+        return super().weekly_counts(**kwargs)
+
+
+def test_increments_during_a_query_are_kept(posthog_stub, settings):
+    """Webhook increments that arrive while PostHog is being asked survive the sync.
+
+    The previous week's row exists (the UPDATE path); the current week's row is created
+    by the webhook during the query (the sync's INSERT loses the race and updates it).
+    """
     settings.VISITORSYNC_BACKFILL_WEEKS = 2
     current = weeks.current_week_start()
-    WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=1), visitors=1, pageviews=1)
+    previous = current - dt.timedelta(weeks=1)
+    WeeklyMetric.objects.create(week_start=previous, visitors=1, pageviews=1)
+    tracker.sync_all_metrics(trigger=TRIGGER, client=WebhookDuringQuery(weeks_hit=[previous, current]))
+    known = expected(posthog_stub, settings, previous)
+    for week in (previous, current):
+        metric = WeeklyMetric.objects.get(week_start=week)
+        assert (metric.posthog_visitors, metric.posthog_pageviews) == known[week]
+        assert (metric.visitors, metric.pageviews) == (known[week][0] + 1, known[week][1] + 1)
 
-    def webhook_arrives(done, total, phase):
-        if phase == "Asking PostHog" and done == 0:
-            WeeklyMetric.objects.filter(week_start=current).update(visitors=F("visitors") + 1)
-            WeeklyMetric.objects.get_or_create(week_start=current, defaults={"visitors": 1, "pageviews": 1})
 
-    tracker.sync_all_metrics(trigger=TRIGGER, progress=webhook_arrives)
+def test_increments_before_a_chunk_is_asked_are_replaced_by_posthogs_answer(posthog_stub, settings):
+    """Each chunk is snapshotted right before its own query, so the window is one query.
+
+    With one week per chunk, a pageview counted while the older week is being asked lands
+    before the current week's snapshot: PostHog's answer for that week is taken as is.
+    """
+    settings.VISITORSYNC_BACKFILL_WEEKS = 2
+    settings.VISITORSYNC_CHUNK_WEEKS = 1
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current, visitors=500, pageviews=900)
+    client = WebhookDuringQuery(weeks_hit=[current])
+    run = tracker.sync_all_metrics(trigger=TRIGGER, client=client)
+    assert run.queries == 2
     known = expected(posthog_stub, settings, current - dt.timedelta(weeks=1))
     metric = WeeklyMetric.objects.get(week_start=current)
-    assert (metric.posthog_visitors, metric.posthog_pageviews) == known[current]
+    # The hit during the first (older) chunk's query came before this week's snapshot;
+    # the hit during this week's own query is kept on top.
     assert (metric.visitors, metric.pageviews) == (known[current][0] + 1, known[current][1] + 1)
+
+
+def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posthog_stub, settings):
+    """If another process expired this run's lock mid-query, the run must not write too."""
+
+    class ExpiredDuringQuery(PostHogClient):
+        def weekly_counts(self, **kwargs):
+            SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+                status=SyncRun.Status.FAILED, error="Abandoned: no progress"
+            )
+            return super().weekly_counts(**kwargs)
+
+    with pytest.raises(tracker.LockLost, match="presumed dead") as caught:
+        tracker.sync_all_metrics(trigger=TRIGGER, client=ExpiredDuringQuery())
+    assert WeeklyMetric.objects.count() == 0
+    run = SyncRun.objects.get()
+    assert caught.value.run.pk == run.pk
+    assert (run.status, run.error) == (SyncRun.Status.FAILED, "Abandoned: no progress")
+
+
+def test_since_before_2000_is_refused_without_asking_posthog(posthog_stub, settings):
+    settings.VISITORSYNC_WEEK_START = "sunday"
+    with pytest.raises(tracker.InvalidSyncRequest, match="before 2000-01-01"):
+        tracker.sync_all_metrics(trigger=TRIGGER, since=dt.date(1, 1, 1))
+    assert posthog_stub.query_count == 0
+    assert SyncRun.objects.count() == 0
+
+
+def test_selected_weeks_far_apart_skip_the_chunks_between(posthog_stub, settings):
+    settings.VISITORSYNC_CHUNK_WEEKS = 4
+    current = weeks.current_week_start()
+    run = tracker.sync_weeks(week_starts=[current - dt.timedelta(weeks=20), current], trigger=TRIGGER)
+    assert run.queries == 2
+    assert WeeklyMetric.objects.count() == 2
 
 
 def test_sync_selected_weeks_and_by_id(posthog_stub, settings):

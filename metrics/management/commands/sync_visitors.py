@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 run = tracker.sync_all_metrics(since=since, **common)
         except WeeklyMetric.DoesNotExist:
             raise CommandError(f"No stored week has id {options['id']}.") from None
-        except ValueError as err:
+        except tracker.InvalidSyncRequest as err:
             raise CommandError(str(err)) from None
         except tracker.SyncError as err:
             where = f" (recorded as sync #{err.run.pk})" if err.run and err.run.pk else ""
