@@ -346,6 +346,13 @@ def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:
 
 def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewResult:
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        counted, new_visitor = _count_pageview_in_one_statement(
+            key=key, week=week, visitor_hash=visitor_hash, now=now
+        )
+        if not counted:
+            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
+        return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
     with transaction.atomic():
         # The unique key is the idempotency check: a concurrent or earlier delivery of the
         # same event inserts nothing here, and then nothing else may change.
@@ -363,6 +370,46 @@ def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewRe
             WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
             week_rows.update(**increments)
     return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
+
+
+def _count_pageview_in_one_statement(
+    *, key: str, week: dt.date, visitor_hash: str, now: dt.datetime
+) -> tuple[bool, bool]:
+    """PostgreSQL: the same three steps as the portable path, as one atomic statement.
+
+    One round trip instead of five (BEGIN, two inserts, the increment, COMMIT), which is
+    most of a delivery's time. Each step runs only if the one before inserted a row, via
+    the data-modifying CTEs' RETURNING; a concurrent delivery of the same key waits for
+    the first to commit and then inserts nothing. Returns (counted, new_visitor).
+    """
+    quote = connection.ops.quote_name
+    delivery = quote(WebhookDelivery._meta.db_table)
+    visitor = quote(WeekVisitor._meta.db_table)
+    metric = quote(WeeklyMetric._meta.db_table)
+    # Only table names go into the SQL text; every value is a parameter.
+    sql = f"""
+        WITH delivery AS (
+            INSERT INTO {delivery} (key, week_start, received_at) VALUES (%s, %s, %s)
+            ON CONFLICT DO NOTHING RETURNING 1
+        ), visitor AS (
+            INSERT INTO {visitor} (week_start, visitor_hash)
+            SELECT %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT DO NOTHING RETURNING 1
+        ), week AS (
+            INSERT INTO {metric} (week_start, visitors, pageviews, created_at, updated_at)
+            SELECT %s, (SELECT count(*) FROM visitor), 1, %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT (week_start) DO UPDATE SET
+                visitors = {metric}.visitors + EXCLUDED.visitors,
+                pageviews = {metric}.pageviews + 1,
+                updated_at = EXCLUDED.updated_at
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM delivery), (SELECT count(*) FROM visitor), (SELECT count(*) FROM week)
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, week, now, week, visitor_hash, week, now, now])
+        inserted, new_visitor, _weeks_written = cursor.fetchone()
+    return bool(inserted), bool(new_visitor)
 
 
 def _insert_if_new(model: type[models.Model], **values) -> bool:
