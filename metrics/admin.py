@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from metrics import background, chart, tracker
+from metrics import background, chart, tracker, weeks
 from metrics.forms import StartSyncForm
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogError
@@ -151,6 +151,15 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         if change is None:
             return ""
         percent = round(change * 100, 1)
+        if obj.week_start == weeks.current_week_start():
+            # A week in progress against a whole week: shown, but not coloured as a trend.
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
+                "{}{}% so far</span>",
+                obj.previous_visitors,
+                "+" if percent > 0 else "",
+                percent,
+            )
         if percent > 0:
             return format_html(
                 '<span class="vs-up" title="from {}">▲ +{}%</span>', obj.previous_visitors, percent
