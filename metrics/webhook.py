@@ -227,11 +227,26 @@ def read_body(request: HttpRequest, *, limit: int) -> bytes:
     except ValueError:
         declared = 0
     if declared > limit:
+        _discard(request, declared)
         raise too_large
     body = request.read(limit + 1)
     if len(body) > limit:
+        _discard(request, declared)
         raise too_large
     return body
+
+
+# Up to this much of a refused body is read and thrown away, so the 413 leaves the
+# keep-alive connection usable (gunicorn drops a connection whose request body was left
+# unread, and PostHog's next delivery on it would fail). Larger bodies are not worth it.
+DISCARD_LIMIT = 1024 * 1024
+
+
+def _discard(request: HttpRequest, declared: int) -> None:
+    if declared > DISCARD_LIMIT:
+        return
+    while request.read(64 * 1024):
+        pass
 
 
 def _digest(body: bytes, *, key: bytes, msg_id: str, timestamp: int) -> bytes:

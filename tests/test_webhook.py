@@ -237,6 +237,18 @@ def test_body_longer_than_its_declared_length_is_cut_at_the_limit(rf, settings):
         read_body(request, limit=1024)
 
 
+@pytest.mark.parametrize(("size", "drained"), [(70_000, True), (2 * 1024 * 1024, False)])
+def test_refused_body_is_drained_up_to_a_cap_so_keep_alive_survives(rf, size, drained):
+    """gunicorn drops a keep-alive connection whose body was left unread; a moderately
+    oversized body is read to the end, a huge one is not worth reading."""
+    from metrics.webhook import WebhookTooLarge, read_body
+
+    request = rf.post(URL, data=b"x" * size, content_type="application/json")
+    with pytest.raises(WebhookTooLarge):
+        read_body(request, limit=64 * 1024)
+    assert (request.read(1) == b"") is drained
+
+
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "head"])
 def test_other_methods_are_405_as_json(client, method):
     response = getattr(client, method)(URL, headers={"Authorization": f"Bearer {SECRET}"})
