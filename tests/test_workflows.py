@@ -167,27 +167,66 @@ def test_script_treats_409_as_a_skipped_run_not_a_failure(app, posthog_stub):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_script_retries_a_502_then_fails_the_job(app, posthog_stub):
-    for _ in range(3):
-        posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED, {"detail": "Invalid personal API key."})
-    result = run_script(app_url=app, ATTEMPTS="3")
-    assert result.returncode == 1
-    assert re.findall(r"::warning::attempt (\d)/3: HTTP 502", result.stdout) == ["1", "2", "3"]
-    assert "rejected the API key" in result.stdout
-    assert "::error::Sync failed with HTTP 502" in result.stdout
-    assert list(SyncRun.objects.values_list("status", flat=True)) == [SyncRun.Status.FAILED] * 3
-
-
-@pytest.mark.django_db(transaction=True)
-def test_script_retries_after_a_502_and_succeeds(app, posthog_stub):
+def test_script_does_not_retry_the_apps_own_502(app, posthog_stub):
+    """The app already retried PostHog; asking again would only spend the team's queries."""
     posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED, {"detail": "Invalid personal API key."})
     result = run_script(app_url=app, ATTEMPTS="3")
-    assert result.returncode == 0, result.stdout
-    assert "attempt 1/3: HTTP 502" in result.stdout and "attempt 2/3" not in result.stdout
-    assert sorted(SyncRun.objects.values_list("status", flat=True)) == [
-        SyncRun.Status.FAILED,
-        SyncRun.Status.SUCCEEDED,
-    ]
+    assert result.returncode == 1
+    assert "attempt" not in result.stdout
+    assert "rejected the API key" in result.stdout
+    assert "::error::Sync failed with HTTP 502" in result.stdout
+    assert list(SyncRun.objects.values_list("status", flat=True)) == [SyncRun.Status.FAILED]
+    assert posthog_stub.query_count == 1
+
+
+class FlakyProxy:
+    """A stand-in for a reverse proxy in front of a restarting app: it answers 502 with an
+    HTML page `failures` times, then the app's JSON."""
+
+    def __init__(self, failures: int) -> None:
+        import http.server
+        import threading
+
+        self.failures = failures
+        self.requests = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                proxy.requests += 1
+                if proxy.requests <= proxy.failures:
+                    status, body, kind = 502, b"<html>502 Bad Gateway</html>", "text/html"
+                else:
+                    status, body, kind = 200, b'{"ok": true, "run": {"id": 1}}', "application/json"
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(("failures", "succeeds"), [(1, True), (3, False)])
+def test_script_retries_a_proxy_502_and_gives_up_after_three(failures, succeeds):
+    proxy = FlakyProxy(failures)
+    try:
+        result = run_script(app_url=proxy.url, ATTEMPTS="3")
+    finally:
+        proxy.close()
+    assert (result.returncode == 0) is succeeds, result.stdout
+    expected = [str(n) for n in range(1, min(failures, 3) + 1)]
+    assert re.findall(r"::warning::attempt (\d)/3: HTTP 502", result.stdout) == expected
+    assert proxy.requests == min(failures + 1, 3)
 
 
 def test_script_retries_connection_errors_then_fails():
