@@ -43,7 +43,7 @@ threads = _int("GUNICORN_THREADS", 4)
 # read timeout per query. With gthread workers `timeout` is how long a worker may stop
 # answering the master, not a cap on one request, but keep both it and the graceful
 # shutdown (a restart lets running requests finish) above a whole sync: 900 s is
-# VISITORSYNC_SYNC_STALE_AFTER, after which visitorsync itself presumes a sync dead.
+# VISITORSYNC_SYNC_ABANDON_AFTER, after which visitorsync itself presumes a sync dead.
 timeout = _int("GUNICORN_TIMEOUT", 900)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 900)
 keepalive = 5

@@ -51,7 +51,7 @@ def run_visitorsync(weeks_count: int) -> tuple[float, int]:
     reset()
     settings.VISITORSYNC_BACKFILL_WEEKS = weeks_count
     started = time.perf_counter()
-    run = tracker.sync_all_metrics(trigger=SyncRun.Trigger.COMMAND)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
     elapsed = time.perf_counter() - started
     assert run.weeks_checked == weeks_count, run.weeks_checked
     return elapsed, run.queries

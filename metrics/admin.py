@@ -20,42 +20,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from metrics import background, chart, tracker, weeks
+from metrics import auth, background, chart, tracker, weeks
 from metrics.forms import StartSyncForm
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.posthog import PostHogClient, PostHogError
+from metrics.presentation import error_response, http_status_for, run_json, run_summary, signed
 
 RECENT_RUNS = 20
 LARGEST_CHANGES = 10
 
-# Settings added by the webhook and cron features; read with a default so this page works
-# whether or not those features are installed. Only "configured or not" is ever shown.
-WEBHOOK_SECRET_SETTINGS = ("POSTHOG_WEBHOOK_SECRET", "POSTHOG_WEBHOOK_SIGNING_SECRET")
-CRON_SECRET_SETTING = "CRON_SECRET"  # noqa: S105 - a setting name, not a secret
-
 admin.site.index_template = "admin/metrics/index.html"
-
-
-def _is_set(name: str) -> bool:
-    value = getattr(settings, name, "")
-    return bool(value if not isinstance(value, list | tuple) else [v for v in value if v])
-
-
-def _signed(value: int) -> str:
-    return f"{value:+,}" if value else "0"
-
-
-def run_summary(run: SyncRun) -> str:
-    """One sentence saying what a finished run did (used in admin messages)."""
-    if run.status == SyncRun.Status.FAILED:
-        return f"Sync #{run.pk} failed: {run.error}"
-    did = "Dry run, nothing written: would have" if run.dry_run else "Synced"
-    duration = f" in {run.duration.total_seconds():.1f} s" if run.duration else ""
-    return (
-        f"Sync #{run.pk}. {did} {run.weeks_checked} weeks ({run.first_week} to {run.last_week}): "
-        f"{run.weeks_created} created, {run.weeks_updated} updated, {run.weeks_unchanged} unchanged; "
-        f"{run.queries} PostHog quer{'y' if run.queries == 1 else 'ies'}{duration}."
-    )
 
 
 # --- WeeklyMetric --------------------------------------------------------------------------
@@ -186,25 +159,21 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
         return format_html(
             '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
-            _signed(obj.webhook_visitors),
-            _signed(obj.webhook_pageviews or 0),
-            _signed(obj.webhook_visitors),
-            _signed(obj.webhook_pageviews or 0),
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
         )
 
     @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
     def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> None:
-        week_starts = list(queryset.values_list("week_start", flat=True))
+        options = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.ADMIN_ACTION, started_by=request.user.get_username()
+        )
         try:
-            run = tracker.sync_weeks(
-                week_starts=week_starts,
-                trigger=SyncRun.Trigger.ADMIN_ACTION,
-                started_by=request.user.get_username(),
-            )
-        except tracker.SyncError as err:
+            run = tracker.sync_weeks(options, week_starts=queryset.values_list("week_start", flat=True))
+        except tracker.TrackerError as err:
             self.message_user(request, f"Nothing was changed. {err}", messages.ERROR)
-        except tracker.InvalidSyncRequest as err:
-            self.message_user(request, str(err), messages.ERROR)
         else:
             self.message_user(request, run_summary(run), messages.SUCCESS)
 
@@ -248,38 +217,39 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not self.has_sync_permission(request):
                 if wants_json:
-                    return _json_error("You do not have permission to start a sync.", HTTPStatus.FORBIDDEN)
+                    return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
                 raise PermissionDenied
             if form.is_valid():
                 return self._start_sync(request, form, wants_json=wants_json)
             if wants_json:
-                return _json_error(
-                    "Please correct the form.", HTTPStatus.BAD_REQUEST, errors=form.errors.get_json_data()
+                return error_response(
+                    HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
                 )
         return TemplateResponse(
             request, "admin/metrics/weeklymetric/sync.html", self._sync_context(request, form)
         )
 
     def _start_sync(self, request: HttpRequest, form: StartSyncForm, *, wants_json: bool) -> HttpResponse:
+        options = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.ADMIN,
+            since=form.cleaned_data["since"],
+            dry_run=form.cleaned_data["dry_run"],
+            started_by=request.user.get_username(),
+        )
         try:
-            pending = tracker.start_sync_all_metrics(
-                trigger=SyncRun.Trigger.ADMIN,
-                since=form.cleaned_data["since"],
-                dry_run=form.cleaned_data["dry_run"],
-                started_by=request.user.get_username(),
-            )
-        except tracker.SyncInProgress as err:
+            pending = tracker.start_sync_all_metrics(options)
+        except tracker.TrackerError as err:
             if wants_json:
-                holder = _run_json(err.run) if err.run else None
-                return _json_error(str(err), HTTPStatus.CONFLICT, run=holder)
+                holder = _progress_json(err.run) if err.run else None
+                return error_response(http_status_for(err), str(err), running=holder)
             self.message_user(request, str(err), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
         if wants_json:
             background.execute_in_background(pending)
-            return JsonResponse(_run_json(pending.run), status=HTTPStatus.ACCEPTED)
+            return JsonResponse(_progress_json(pending.run), status=HTTPStatus.ACCEPTED)
         try:
             run = pending.execute()
-        except tracker.SyncError as err:
+        except tracker.TrackerError as err:
             self.message_user(
                 request, f"Sync #{pending.run.pk} failed; nothing was changed. {err}", messages.ERROR
             )
@@ -290,11 +260,11 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     def sync_progress_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
         """JSON for the page to poll: weeks done of total and phase; the result once finished."""
         if not self.has_view_permission(request):
-            return _json_error("You do not have permission to view syncs.", HTTPStatus.FORBIDDEN)
+            return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to view syncs.")
         run = SyncRun.objects.filter(pk=run_id).first()
         if run is None:
-            return _json_error(f"There is no sync #{run_id}.", HTTPStatus.NOT_FOUND)
-        data = _run_json(run)
+            return error_response(HTTPStatus.NOT_FOUND, f"There is no sync #{run_id}.")
+        data = _progress_json(run)
         if run.status != SyncRun.Status.RUNNING:
             data["result_html"] = render_to_string(
                 "admin/metrics/weeklymetric/sync_result.html", _result_context(run), request=request
@@ -308,10 +278,11 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         if not self.has_sync_permission(request):
             raise PermissionDenied
         try:
-            info = PostHogClient().test_connection()
-        except PostHogError as err:
+            report = tracker.check_connection()
+        except tracker.TrackerError as err:
             self.message_user(request, f"Connection test failed. {err}", messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
+        info = report.info
         self.message_user(
             request,
             f"Connected to PostHog at {info.host}, project {info.project_id} "
@@ -319,15 +290,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             + (f" The project's time zone is {info.timezone}." if info.timezone else ""),
             messages.SUCCESS,
         )
-        if info.timezone and info.timezone != settings.VISITORSYNC_TIMEZONE:
-            self.message_user(
-                request,
-                f"PostHog's project time zone is {info.timezone} but VISITORSYNC_TIMEZONE is "
-                f"{settings.VISITORSYNC_TIMEZONE}. Weeks here are cut in {settings.VISITORSYNC_TIMEZONE}; "
-                "set VISITORSYNC_TIMEZONE to the project's time zone so both sides agree on "
-                "where a week starts.",
-                messages.WARNING,
-            )
+        for warning in report.warnings:
+            self.message_user(request, warning, messages.WARNING)
         return redirect("admin:metrics_weeklymetric_sync")
 
     def _sync_context(self, request: HttpRequest, form: StartSyncForm) -> dict:
@@ -340,7 +304,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             "form": form,
             "can_sync": self.has_sync_permission(request),
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS],
-            "integrations": _integrations(),
+            "integrations": _integrations(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
             "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
@@ -360,22 +324,32 @@ def _hours(delta: dt.timedelta) -> str:
     return f"{hours:g} hour{'s' if hours != 1 else ''}" if hours < 48 else f"{hours / 24:g} days"
 
 
-def _integrations() -> list[dict]:
-    webhook_set = {name: _is_set(name) for name in WEBHOOK_SECRET_SETTINGS}
+def _integrations(status: tracker.SyncStatus) -> list[dict]:
+    """The secrets' state, by the one definition of "configured and usable" (metrics.auth)."""
+    webhook = auth.WebhookConfig.from_settings()
     return [
         {
             "name": "Webhook authentication",
-            "configured": any(webhook_set.values()),
-            "settings": list(webhook_set.items()),
+            "configured": status.webhook_secret_configured,
+            "settings": [
+                ("POSTHOG_WEBHOOK_SECRET", "set" if webhook.secrets else "not set"),
+                (
+                    "POSTHOG_WEBHOOK_SIGNING_SECRET",
+                    "set but unusable" if webhook.problems else "set" if webhook.signing_keys else "not set",
+                ),
+            ],
+            "problems": list(webhook.problems),
             "fix": "Set POSTHOG_WEBHOOK_SECRET (a shared secret you also put in the webhook's "
             "Authorization header in PostHog) or POSTHOG_WEBHOOK_SIGNING_SECRET (the whsec_... "
-            "signing secret PostHog shows for the destination). See README.",
+            "signing secret PostHog shows for the destination). See docs/connecting-posthog.md.",
         },
         {
             "name": "Cron endpoint authentication",
-            "configured": _is_set(CRON_SECRET_SETTING),
-            "settings": [(CRON_SECRET_SETTING, _is_set(CRON_SECRET_SETTING))],
-            "fix": "Set CRON_SECRET to a long random string and send it from your scheduler. See README.",
+            "configured": status.cron_secret_configured,
+            "settings": [("CRON_SECRET", "set" if status.cron_secret_configured else "not set")],
+            "problems": [],
+            "fix": "Set CRON_SECRET to a long random string and send it from your scheduler. "
+            "See docs/scheduling.md.",
         },
     ]
 
@@ -388,26 +362,14 @@ def _result_context(run: SyncRun) -> dict:
     }
 
 
-def _run_json(run: SyncRun) -> dict:
+def _progress_json(run: SyncRun) -> dict:
+    """The run for the sync page's script: the one JSON presentation plus the admin's links."""
     return {
-        "id": run.pk,
-        "status": run.status,
-        "status_display": run.get_status_display(),
-        "trigger_display": run.get_trigger_display(),
-        "started_by": run.started_by,
-        "started_at": run.started_at.isoformat(),
+        **run_json(run),
         "started_at_display": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
-        "dry_run": run.dry_run,
-        "phase": run.phase,
-        "weeks_done": run.weeks_done,
-        "weeks_total": run.weeks_total,
         "progress_url": reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]),
         "detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk]),
     }
-
-
-def _json_error(message: str, status: HTTPStatus, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
 
 
 # --- SyncRun -------------------------------------------------------------------------------
@@ -491,7 +453,7 @@ class SyncRunAdmin(admin.ModelAdmin):
                     f"{c.week_start:%Y-%m-%d}",
                     f"{'new' if c.created else f'{c.visitors_before:,}'} → {c.visitors_after:,}",
                     f"{'new' if c.created else f'{c.pageviews_before:,}'} → {c.pageviews_after:,}",
-                    _signed(c.visitors_after - (c.visitors_before or 0)) + " visitors",
+                    signed(c.visitors_delta) + " visitors",
                 )
                 for c in changes
             ),

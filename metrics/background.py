@@ -24,7 +24,7 @@ def execute_in_background(pending: tracker.PendingSync) -> threading.Thread:
 
     Not a daemon thread: a server that shuts down gracefully lets the sync finish (it is
     bounded by PostHog's timeouts). If the process dies, the run stops reporting progress
-    and its lock is freed as abandoned (VISITORSYNC_SYNC_STALE_AFTER).
+    and its lock is freed as abandoned (VISITORSYNC_SYNC_ABANDON_AFTER).
     """
     run_id = pending.run.pk
     thread = threading.Thread(target=_run, args=(pending,), name=f"visitorsync-sync-{run_id}")
@@ -48,7 +48,7 @@ def wait_for(run_id: int, timeout: float | None = None) -> bool:
 def _run(pending: tracker.PendingSync) -> None:
     try:
         pending.execute()
-    except tracker.SyncError:
+    except tracker.TrackerError:
         pass  # recorded on the SyncRun (status, error) and logged by the tracker
     except Exception:
         logger.exception("background sync run=%s crashed", pending.run.pk)

@@ -6,17 +6,18 @@ Warnings that only matter in production are tagged `deploy`, so `check --deploy`
 from django.conf import settings
 from django.core import checks
 
-from metrics import schedule
-from metrics.auth import parse_secrets
+from metrics import auth, schedule
+from metrics.auth import SECRET_SETTINGS, AuthMode, WebhookConfig
 from metrics.posthog import PostHogConfig
-from metrics.webhook import SECRET_SETTINGS, AuthMode, WebhookConfig
 
 
 @checks.register()
 def posthog_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """PostHog settings that stop syncing from working."""
     return [
-        checks.Warning(problem, hint="See README.md, 'Creating the PostHog API key'.", id="metrics.W001")
+        checks.Warning(
+            problem, hint="See docs/connecting-posthog.md, 'The personal API key'.", id="metrics.W001"
+        )
         for problem in PostHogConfig.from_settings().problems()
     ]
 
@@ -24,7 +25,7 @@ def posthog_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
 @checks.register(checks.Tags.security, deploy=True)
 def cron_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Without CRON_SECRET the cron endpoint answers 503 (or, with DEBUG, runs for anyone)."""
-    if parse_secrets(settings.CRON_SECRET):
+    if auth.cron_secrets():
         return []
     return [
         checks.Warning(
@@ -33,7 +34,7 @@ def cron_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
             hint=(
                 "Set CRON_SECRET to a long random string (python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))') and give the same value to the scheduler. "
-                "See README.md, 'Scheduling'."
+                "See docs/scheduling.md."
             ),
             id="metrics.W002",
         )
@@ -49,7 +50,7 @@ def webhook_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Warning(
             f"No webhook secret: set {SECRET_SETTINGS}. Without one, /api/webhooks/posthog refuses "
             "every delivery (503) while DEBUG is off, and accepts anyone's while DEBUG is on.",
-            hint="See README.md, 'Real-time webhook'.",
+            hint="See docs/connecting-posthog.md, 'The HTTP Webhook destination'.",
             id="metrics.W003",
         )
     ]
@@ -75,26 +76,41 @@ def cron_schedule(app_configs, **kwargs) -> list[checks.CheckMessage]:
 def webhook_signing_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """A malformed signing secret makes the webhook refuse everything: say so at startup."""
     return [
-        checks.Error(problem, hint="See README.md, 'Real-time webhook'.", id="metrics.E003")
+        checks.Error(
+            problem, hint="See docs/connecting-posthog.md, 'The HTTP Webhook destination'.", id="metrics.E003"
+        )
         for problem in WebhookConfig.from_settings().problems
     ]
 
 
 @checks.register()
-def stale_after_outlasts_a_query(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """A run reports progress once per query; a shorter stale limit would expire live runs."""
-    stale_after = settings.VISITORSYNC_SYNC_STALE_AFTER
+def abandon_after_outlasts_a_query(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """A run beats its heartbeat once per query; a shorter abandon limit would expire live runs."""
+    abandon_after = settings.VISITORSYNC_SYNC_ABANDON_AFTER
     longest_query = (
         settings.POSTHOG_RETRY_DEADLINE + settings.POSTHOG_CONNECT_TIMEOUT + settings.POSTHOG_READ_TIMEOUT
     )
-    if stale_after > longest_query:
+    if abandon_after > longest_query:
         return []
     return [
         checks.Warning(
-            f"VISITORSYNC_SYNC_STALE_AFTER ({stale_after} s) is not longer than one PostHog query "
+            f"VISITORSYNC_SYNC_ABANDON_AFTER ({abandon_after} s) is not longer than one PostHog query "
             f"may take with its retries ({longest_query:.0f} s): a sync that is only waiting on "
             "PostHog would be presumed dead, and it would then stop without writing.",
-            hint="Raise VISITORSYNC_SYNC_STALE_AFTER (default 900) or lower POSTHOG_RETRY_DEADLINE.",
+            hint="Raise VISITORSYNC_SYNC_ABANDON_AFTER (default 900) or lower POSTHOG_RETRY_DEADLINE.",
             id="metrics.W004",
         )
+    ]
+
+
+@checks.register()
+def renamed_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Old setting names still work, but say so, so they are renamed before they stop working."""
+    return [
+        checks.Warning(
+            f"{old} is deprecated: rename it to {new} (same meaning and value).",
+            hint="See docs/configuration.md.",
+            id="metrics.W005",
+        )
+        for old, new in settings.VISITORSYNC_RENAMED_SETTINGS.items()
     ]

@@ -20,7 +20,7 @@ def sync_visitors_job() -> None:
     reason on failure); this job adds the one outcome the tracker does not log.
     """
     try:
-        tracker.sync_all_metrics(trigger=SyncRun.Trigger.CRONTAB)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRONTAB))
     except tracker.SyncInProgress as err:
         # Another trigger (maybe on another host) is syncing right now and covers this run.
         logger.warning("crontab sync skipped: %s", err)

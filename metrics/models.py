@@ -4,24 +4,10 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q, Window
-from django.db.models.functions import Lag
+from django.db.models import Q
 from django.utils import timezone
 
 from metrics import weeks
-
-
-class WeeklyMetricQuerySet(models.QuerySet):
-    def with_previous(self) -> "WeeklyMetricQuerySet":
-        """Annotate `previous_visitors`: the visitors of the week before, in the same query.
-
-        A week with no stored week right before it gets None, so growth stays blank
-        instead of comparing against a week that is not there.
-        """
-        return self.annotate(
-            previous_visitors=Window(Lag("visitors"), order_by=F("week_start").asc()),
-            previous_week_start=Window(Lag("week_start"), order_by=F("week_start").asc()),
-        )
 
 
 class WeeklyMetric(models.Model):
@@ -43,8 +29,6 @@ class WeeklyMetric(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = WeeklyMetricQuerySet.as_manager()
 
     class Meta:
         ordering = ["-week_start"]

@@ -1,7 +1,8 @@
 """PostHog Query API client: the one module that talks HTTP to PostHog.
 
-It asks PostHog for weekly unique visitors and pageviews with one grouped HogQL query per
-chunk of weeks, retries what a retry can fix, and returns plain dataclasses. Every error
+It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
+call, with one grouped HogQL query (the tracker decides the ranges), retries what a retry
+can fix, and returns plain dataclasses. Every error
 it raises is a `PostHogError` whose message tells the user what to do.
 """
 
@@ -90,7 +91,6 @@ class WeeklyCounts:
     first_week: dt.date
     last_week: dt.date
     counts: dict[dt.date, WeekCount]
-    queries: int
 
     def for_week(self, week_start: dt.date) -> WeekCount:
         return self.counts.get(week_start, WeekCount(week_start, 0, 0))
@@ -114,7 +114,6 @@ class PostHogConfig:
     event: str
     timezone: str
     week_mode: int
-    chunk_weeks: int
     connect_timeout: float
     read_timeout: float
     max_attempts: int
@@ -130,7 +129,6 @@ class PostHogConfig:
             event=settings.VISITORSYNC_EVENT,
             timezone=settings.VISITORSYNC_TIMEZONE,
             week_mode=weeks.hogql_week_mode(),
-            chunk_weeks=settings.VISITORSYNC_CHUNK_WEEKS,
             connect_timeout=settings.POSTHOG_CONNECT_TIMEOUT,
             read_timeout=settings.POSTHOG_READ_TIMEOUT,
             max_attempts=max(1, settings.POSTHOG_MAX_ATTEMPTS),
@@ -225,42 +223,15 @@ class PostHogClient:
         if problems:
             raise PostHogNotConfigured("PostHog is not configured: " + " ".join(problems))
 
-    def chunks(self, first_week: dt.date, last_week: dt.date) -> list[tuple[dt.date, dt.date]]:
-        """Split [first_week, last_week] into ranges of at most `chunk_weeks` weeks."""
-        step = dt.timedelta(weeks=self.config.chunk_weeks)
-        ranges = []
-        start = first_week
-        while start <= last_week:
-            end = min(start + step - weeks.ONE_WEEK, last_week)
-            ranges.append((start, end))
-            start = end + weeks.ONE_WEEK
-        return ranges
-
-    def weekly_counts(
-        self,
-        *,
-        first_week: dt.date,
-        last_week: dt.date,
-        on_chunk: Callable[[int, int], None] | None = None,
-    ) -> WeeklyCounts:
+    def weekly_counts(self, *, first_week: dt.date, last_week: dt.date) -> WeeklyCounts:
         """PostHog's unique visitors and pageviews for every week from first through last.
 
-        Raises a `PostHogError` unless every chunk succeeded and came back complete, so a
-        caller never mistakes a partial answer for weeks with zero visitors.
-        `on_chunk(weeks_done, weeks_total)` is called after each chunk.
+        One query (with its retries). Raises a `PostHogError` unless the answer came back
+        complete, so a caller never mistakes a partial answer for weeks with zero visitors.
         """
         self.ensure_configured()
-        total = len(list(weeks.week_range(first_week, last_week)))
-        counts: dict[dt.date, WeekCount] = {}
-        queries_before = self.queries
-        done = 0
-        for start, end in self.chunks(first_week, last_week):
-            for row in self._count_chunk(start, end):
-                counts[row.week_start] = row
-            done += len(list(weeks.week_range(start, end)))
-            if on_chunk:
-                on_chunk(done, total)
-        return WeeklyCounts(first_week, last_week, counts, self.queries - queries_before)
+        rows = self._count_range(first_week, last_week)
+        return WeeklyCounts(first_week, last_week, {row.week_start: row for row in rows})
 
     def test_connection(self) -> ConnectionInfo:
         """Spend one trivial query to check host, project and key."""
@@ -275,7 +246,7 @@ class PostHogClient:
         )
 
     # --- internals ----------------------------------------------------------------------
-    def _count_chunk(self, first_week: dt.date, last_week: dt.date) -> list[WeekCount]:
+    def _count_range(self, first_week: dt.date, last_week: dt.date) -> list[WeekCount]:
         start, _ = weeks.week_bounds(first_week)
         _, end = weeks.week_bounds(last_week)
         body = self._query(
@@ -296,7 +267,7 @@ class PostHogClient:
         if not isinstance(rows, list):
             raise PostHogBadResponse("PostHog's answer has no 'results' list; nothing was stored.")
         # PostHog sets hasMore only for queries without a LIMIT; with ours, a full page of
-        # rows is the sign that some were cut off. A chunk has fewer weeks than the limit.
+        # rows is the sign that some were cut off. A range has fewer weeks than the limit.
         if len(rows) >= ROW_LIMIT:
             raise PostHogBadResponse(
                 f"PostHog returned {len(rows)} rows for weeks {first_week} to {last_week}, the "

@@ -4,21 +4,26 @@ Each view authenticates, parses its input, calls one tracker function and render
 """
 
 import datetime as dt
+import functools
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
 
-from metrics import tracker, webhook
-from metrics.auth import bearer_token, parse_secrets, secret_matches
+from metrics import auth, tracker, webhook
 from metrics.models import SyncRun
-from metrics.posthog import PostHogNotConfigured
+from metrics.presentation import (
+    error_response,
+    http_status_for,
+    run_json,
+    status_json,
+    tracker_error_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +42,29 @@ class UnreadableBody(BadParameter):
     """A body in a format the endpoint does not read (it would be silently ignored)."""
 
 
-def _error(status: HTTPStatus, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": message, **extra}, status=status)
+def allow_methods(*methods: str) -> Callable:
+    """Like Django's require_http_methods, but the 405 is the JSON error every endpoint answers."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                response = error_response(
+                    HTTPStatus.METHOD_NOT_ALLOWED, f"Method {request.method} not allowed: use {allowed}."
+                )
+                response["Allow"] = allowed
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 # --- Webhook -------------------------------------------------------------------------------
 @csrf_exempt
+@allow_methods("GET", "POST")
 def posthog_webhook(request: HttpRequest) -> JsonResponse:
     """PostHog's HTTP Webhook destination posts events here; GET answers a health document.
 
@@ -52,25 +74,18 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         status, document = webhook.health()
         return JsonResponse(document, status=status)
-    if request.method != "POST":
-        response = JsonResponse(
-            {
-                "status": "error",
-                "error": f"Method {request.method} not allowed: use POST (or GET for status).",
-            },
-            status=HTTPStatus.METHOD_NOT_ALLOWED,
-        )
-        response["Allow"] = "GET, POST"
-        return response
     try:
         pageview = webhook.read_delivery(request)
     except webhook.WebhookError as err:
-        if err.status == HTTPStatus.UNAUTHORIZED:
+        unauthorized = isinstance(err, webhook.WebhookUnauthorized)
+        if unauthorized:
             logger.warning("webhook refused from %s: %s", request.META.get("REMOTE_ADDR"), err)
         else:
-            logger.debug("webhook refused (%d): %s", err.status, err)
-        response = JsonResponse(err.as_json(), status=err.status)
-        if err.status == HTTPStatus.UNAUTHORIZED:
+            logger.debug("webhook refused (%s): %s", type(err).__name__, err)
+        response = error_response(
+            http_status_for(err), str(err), **({"field": err.field} if err.field else {})
+        )
+        if unauthorized:
             response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
         return response
     try:
@@ -81,10 +96,7 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
             visitor_id=pageview.visitor_id,
         )
     except tracker.RecordingUnavailable as err:
-        response = JsonResponse(
-            {"status": "error", "error": f"{err} PostHog will retry this delivery."},
-            status=HTTPStatus.SERVICE_UNAVAILABLE,
-        )
+        response = error_response(http_status_for(err), f"{err} PostHog will retry this delivery.")
         response["Retry-After"] = "2"
         return response
     # One line per outcome; the event uuid is PostHog's id of the event, not of the visitor.
@@ -95,7 +107,7 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
 # --- Cron endpoint -------------------------------------------------------------------------
 @csrf_exempt  # machine-to-machine, authenticated by a bearer secret, never by a cookie
 @never_cache
-@require_http_methods(["GET", "POST"])
+@allow_methods("GET", "POST")
 def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
     """Run a full sync for a scheduler: `Authorization: Bearer <CRON_SECRET>`.
 
@@ -108,61 +120,35 @@ def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
     if denied is not None:
         return denied
     try:
-        params = _cron_parameters(request)
+        options = tracker.SyncOptions(trigger=SyncRun.Trigger.CRON, **_cron_parameters(request))
     except UnreadableBody as err:
-        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(err))
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(err))
     except BadParameter as err:
-        return _error(HTTPStatus.BAD_REQUEST, str(err))
-
+        return error_response(HTTPStatus.BAD_REQUEST, str(err))
     try:
-        run = tracker.sync_all_metrics(trigger=SyncRun.Trigger.CRON, **params)
-    except tracker.InvalidSyncRequest as err:
-        return _error(HTTPStatus.BAD_REQUEST, str(err))
-    except tracker.SyncInProgress as err:
-        holder = err.run
-        return _error(
-            HTTPStatus.CONFLICT,
-            str(err),
-            running=(
-                {
-                    "id": holder.pk,
-                    "trigger": holder.trigger,
-                    "started_at": holder.started_at.isoformat(),
-                }
-                if holder
-                else None
-            ),
-        )
-    except tracker.WipeoutRefused as err:
-        return _error(HTTPStatus.UNPROCESSABLE_ENTITY, str(err), run=_run_json(err.run))
-    except tracker.SyncFailed as err:
-        # Not configured is our problem, not PostHog's: 503 rather than 502.
-        status = (
-            HTTPStatus.SERVICE_UNAVAILABLE
-            if isinstance(err.__cause__, PostHogNotConfigured)
-            else HTTPStatus.BAD_GATEWAY
-        )
-        return _error(status, str(err), run=_run_json(err.run))
-    return JsonResponse({"ok": True, "run": _run_json(run)})
+        run = tracker.sync_all_metrics(options)
+    except tracker.TrackerError as err:
+        return tracker_error_response(err)
+    return JsonResponse({"ok": True, "run": run_json(run)})
 
 
 def _authenticate_cron(request: HttpRequest) -> JsonResponse | None:
     """None if the request may run a sync, else the response that refuses it."""
-    secrets = parse_secrets(settings.CRON_SECRET)
+    secrets = auth.cron_secrets()
     if not secrets:
         if settings.DEBUG:
             logger.warning("cron endpoint called without CRON_SECRET; allowed only because DEBUG is on")
             return None
-        return _error(
+        return error_response(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "CRON_SECRET is not set, so the cron endpoint is disabled. Set CRON_SECRET to a "
             "long random string and send it as 'Authorization: Bearer <CRON_SECRET>'.",
         )
-    if not secret_matches(bearer_token(request), secrets):
+    if not auth.secret_matches(auth.bearer_token(request), secrets):
         logger.warning(
             "cron endpoint: missing or wrong bearer secret from %s", request.META.get("REMOTE_ADDR")
         )
-        response = _error(
+        response = error_response(
             HTTPStatus.UNAUTHORIZED,
             "Missing or wrong secret: send 'Authorization: Bearer <CRON_SECRET>'.",
         )
@@ -218,38 +204,9 @@ def _flag(values: dict[str, str], name: str) -> bool:
     raise BadParameter(f"{name}={values[name]!r} is not a yes/no value; use 1 or 0.")
 
 
-def _run_json(run: SyncRun | None) -> dict | None:
-    if run is None:
-        return None
-    duration = run.duration
-    return {
-        "id": run.pk,
-        "status": run.status,
-        "trigger": run.trigger,
-        "dry_run": run.dry_run,
-        "forced": run.forced,
-        "first_week": _date(run.first_week),
-        "last_week": _date(run.last_week),
-        "weeks_checked": run.weeks_checked,
-        "weeks_created": run.weeks_created,
-        "weeks_updated": run.weeks_updated,
-        "weeks_unchanged": run.weeks_unchanged,
-        "queries": run.queries,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "duration_seconds": round(duration.total_seconds(), 3) if duration is not None else None,
-        "error": run.error,
-        "changes": run.changes,
-    }
-
-
-def _date(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 # --- Status --------------------------------------------------------------------------------
 @never_cache
-@require_GET
+@allow_methods("GET")
 def sync_status(request: HttpRequest) -> JsonResponse:
     """Integration health for monitors and the admin page, in a fixed number of queries.
 
@@ -257,60 +214,7 @@ def sync_status(request: HttpRequest) -> JsonResponse:
     value or a visitor. The text of the last error (which can name the PostHog host, project
     or event) is added only for a caller that presents a cron secret.
     """
-    status = tracker.get_sync_status()
-    trusted = secret_matches(bearer_token(request), parse_secrets(settings.CRON_SECRET))
-    last_run = status.last_run
-    last_success = status.last_success
-    running = status.running
-    body = {
-        "healthy": status.posthog_configured and not status.stale,
-        "posthog_configured": status.posthog_configured,
-        "missing_settings": status.missing_settings,
-        "webhook_secret_configured": status.webhook_secret_configured,
-        "cron_secret_configured": status.cron_secret_configured,
-        "schedule": settings.VISITORSYNC_CRON_SCHEDULE,
-        "stale": status.stale,
-        "stale_after_seconds": int(status.stale_after.total_seconds()),
-        "running": (
-            {
-                "id": running.pk,
-                "trigger": running.trigger,
-                "started_at": running.started_at.isoformat(),
-                "phase": running.phase,
-                "weeks_done": running.weeks_done,
-                "weeks_total": running.weeks_total,
-            }
-            if running
-            else None
-        ),
-        "last_run": (
-            {
-                "id": last_run.pk,
-                "status": last_run.status,
-                "trigger": last_run.trigger,
-                "dry_run": last_run.dry_run,
-                "started_at": last_run.started_at.isoformat(),
-                "finished_at": last_run.finished_at.isoformat() if last_run.finished_at else None,
-                "failed": last_run.status == SyncRun.Status.FAILED,
-                **({"error": last_run.error} if trusted else {}),
-            }
-            if last_run
-            else None
-        ),
-        "last_success": (
-            {
-                "id": last_success.pk,
-                "trigger": last_success.trigger,
-                "finished_at": last_success.finished_at.isoformat(),
-                "age_seconds": int((timezone.now() - last_success.finished_at).total_seconds()),
-            }
-            if last_success
-            else None
-        ),
-        "success_count": status.success_count,
-        "failure_count": status.failure_count,
-        "weeks_stored": status.weeks_stored,
-        "newest_week": _date(status.newest_week),
-        "oldest_week": _date(status.oldest_week),
-    }
-    return JsonResponse(body)
+    trusted = auth.secret_matches(auth.bearer_token(request), auth.cron_secrets())
+    return JsonResponse(
+        status_json(tracker.get_sync_status(), schedule=settings.VISITORSYNC_CRON_SCHEDULE, trusted=trusted)
+    )

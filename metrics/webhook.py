@@ -15,7 +15,6 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
-import enum
 import hashlib
 import hmac
 import json
@@ -27,7 +26,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from metrics.auth import bearer_token, parse_secrets, secret_matches
+from metrics import weeks
+from metrics.auth import AuthMode, WebhookConfig, bearer_token, secret_matches
 
 logger = logging.getLogger(__name__)
 
@@ -36,119 +36,36 @@ SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
 # PostHog moves event timestamps more than 23 hours in the future to "now" at ingestion,
 # so a later one cannot be a real event (and would create a week the sync never visits).
 FUTURE_TOLERANCE = dt.timedelta(days=1)
-# Far older than any PostHog data; also keeps week arithmetic away from year 1.
-EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+EARLIEST_EVENT = dt.datetime.combine(weeks.EARLIEST_DAY, dt.time.min, tzinfo=dt.UTC)
 MAX_KEY_LENGTH = 255  # WebhookDelivery.key
-
-SECRET_SETTINGS = "POSTHOG_WEBHOOK_SECRET or POSTHOG_WEBHOOK_SIGNING_SECRET"  # noqa: S105 (names)
-
-
-class AuthMode(enum.StrEnum):
-    NONE = "none"
-    SHARED_SECRET = "shared_secret"  # noqa: S105 (a mode name)
-    SIGNATURE = "signature"
-    SIGNATURE_AND_SHARED_SECRET = "signature+shared_secret"  # noqa: S105
 
 
 # --- Errors ------------------------------------------------------------------------------
 class WebhookError(Exception):
-    """A delivery we refuse; `status` is the HTTP answer, `str(err)` says what to do."""
+    """A delivery we refuse; `str(err)` says what to do, `field` names the payload field at fault.
 
-    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+    The type decides the answer (`metrics.presentation.http_status_for`).
+    """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": "error", "error": str(self)}
-        if self.field:
-            body["field"] = self.field
-        return body
-
 
 class WebhookNotConfigured(WebhookError):
     """No usable secret in production: refuse everything until one is set."""
 
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-
 
 class WebhookUnauthorized(WebhookError):
-    status = HTTPStatus.UNAUTHORIZED
+    """No or a wrong secret or signature; the body was not parsed."""
 
 
 class WebhookTooLarge(WebhookError):
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    """The body is over VISITORSYNC_WEBHOOK_MAX_BODY."""
 
 
 class WebhookBadPayload(WebhookError):
-    status = HTTPStatus.BAD_REQUEST
-
-
-# --- Configuration -----------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class WebhookConfig:
-    secrets: tuple[bytes, ...]
-    signing_keys: tuple[bytes, ...]
-    problems: tuple[str, ...]  # settings that are set but unusable
-
-    @classmethod
-    def from_settings(cls) -> "WebhookConfig":
-        keys, problems = [], []
-        for position, item in enumerate(parse_secrets(settings.POSTHOG_WEBHOOK_SIGNING_SECRET), start=1):
-            key = _signing_key(item)
-            if key is None:
-                problems.append(
-                    f"POSTHOG_WEBHOOK_SIGNING_SECRET (secret #{position}) is not a Standard Webhooks "
-                    "secret: copy the whole 'whsec_...' value from the PostHog destination."
-                )
-            else:
-                keys.append(key)
-        return cls(
-            secrets=parse_secrets(settings.POSTHOG_WEBHOOK_SECRET),
-            signing_keys=tuple(keys),
-            problems=tuple(problems),
-        )
-
-    @property
-    def mode(self) -> AuthMode:
-        if self.signing_keys and self.secrets:
-            return AuthMode.SIGNATURE_AND_SHARED_SECRET
-        if self.signing_keys:
-            return AuthMode.SIGNATURE
-        if self.secrets:
-            return AuthMode.SHARED_SECRET
-        return AuthMode.NONE
-
-    def refusal(self) -> str | None:
-        """Why every delivery must be refused right now (503), or None."""
-        if self.problems:
-            return " ".join(self.problems)
-        if self.mode is AuthMode.NONE and not settings.DEBUG:
-            return (
-                f"The webhook has no secret configured, so it accepts nothing. Set {SECRET_SETTINGS} "
-                "(see README.md, 'Real-time webhook')."
-            )
-        return None
-
-    def warnings(self) -> list[str]:
-        if self.mode is AuthMode.NONE and settings.DEBUG:
-            return [
-                f"No webhook secret is configured: anyone who can reach this URL can add pageviews. "
-                f"Accepted only because DEBUG is on; set {SECRET_SETTINGS} before going live."
-            ]
-        return []
-
-
-def _signing_key(secret: bytes) -> bytes | None:
-    """The HMAC key of a `whsec_<base64>` secret (the prefix is optional), None if malformed."""
-    text = secret.decode()
-    text = text.removeprefix("whsec_")
-    try:
-        key = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return key or None
+    """The body is not a delivery we can read; the message names what is wrong."""
 
 
 def health() -> tuple[HTTPStatus, dict[str, Any]]:

@@ -13,6 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 
 ONE_WEEK = dt.timedelta(days=7)
+# Older than any PostHog data: nothing before it is a real pageview, and a `since` before it
+# is a typo that would cost the team's query budget thousands of queries. It also keeps
+# week arithmetic away from year 1.
+EARLIEST_DAY = dt.date(2000, 1, 1)
 
 # Python weekday() numbers and the matching ClickHouse toStartOfWeek modes.
 _START_WEEKDAY = {"monday": 0, "sunday": 6}

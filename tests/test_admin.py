@@ -14,6 +14,7 @@ from django.urls import reverse
 from metrics import background, weeks
 from metrics.chart import build_chart
 from metrics.models import SyncRun, WeeklyMetric
+from tests.helpers import expected, stored_numbers, truth
 
 SYNC_URL = "/admin/metrics/weeklymetric/sync/"
 LIST_URL = "/admin/metrics/weeklymetric/"
@@ -40,17 +41,6 @@ def syncer(db) -> User:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def stored() -> dict[dt.date, tuple[int, int]]:
-    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.all()}
-
-
-def expected(stub, settings) -> dict[dt.date, tuple[int, int]]:
-    truth = stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
-    current = weeks.current_week_start()
-    first = current - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
-    return {w: truth.get(w, (0, 0)) for w in weeks.week_range(first, current)}
 
 
 # --- Permissions -----------------------------------------------------------------------------
@@ -161,7 +151,7 @@ def test_form_post_runs_the_sync_and_reports_it_as_a_message(admin_client, posth
     text = " ".join(messages_of(response))
     assert f"Sync #{run.pk}. Synced {settings.VISITORSYNC_BACKFILL_WEEKS} weeks" in text
     assert f"{run.weeks_created} created" in text
-    assert stored() == expected(posthog_stub, settings)
+    assert stored_numbers() == expected(posthog_stub, settings)
     assert b"Largest changes" in response.content
 
 
@@ -212,8 +202,8 @@ def test_starting_while_another_sync_runs_is_a_409_naming_it(admin_client, posth
     assert conflict.status_code == HTTPStatus.CONFLICT
     body = conflict.json()
     assert f"Sync #{holder.pk}" in body["error"] and "cron-bot" in body["error"]
-    assert body["run"]["id"] == holder.pk and body["run"]["started_by"] == "cron-bot"
-    assert body["run"]["started_at"] == holder.started_at.isoformat()
+    assert body["running"]["id"] == holder.pk and body["running"]["started_by"] == "cron-bot"
+    assert body["running"]["started_at"] == holder.started_at.isoformat()
     no_js = admin_client.post(SYNC_URL, follow=True)
     assert any(f"Sync #{holder.pk}" in m for m in messages_of(no_js))
     assert SyncRun.objects.count() == 1 and posthog_stub.query_count == 0
@@ -242,7 +232,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
     assert f"Result of sync #{run_id}" in finished["result_html"]
     assert "created" in finished["result_html"]
     assert SyncRun.objects.get(pk=run_id).queries == 3  # 12 weeks in chunks of 4
-    assert stored() == expected(posthog_stub, settings)
+    assert stored_numbers() == expected(posthog_stub, settings)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -405,10 +395,10 @@ def test_action_syncs_the_selected_weeks_through_the_lock(admin_client, posthog_
     assert (
         run.trigger == SyncRun.Trigger.ADMIN_ACTION and run.weeks_checked == 2 and run.started_by == "admin"
     )
-    truth = posthog_stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
+    known = truth(posthog_stub, settings)
     for metric in chosen:
         metric.refresh_from_db()
-        assert (metric.visitors, metric.pageviews) == truth.get(metric.week_start, (0, 0))
+        assert (metric.visitors, metric.pageviews) == known.get(metric.week_start, (0, 0))
     assert any(f"Sync #{run.pk}. Synced 2 weeks" in m for m in messages_of(response))
 
 

@@ -8,10 +8,12 @@ from metrics.models import SyncRun, WeeklyMetric
 
 @pytest.mark.django_db(transaction=True)
 def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, settings):
-    pending = tracker.start_sync_all_metrics(trigger=SyncRun.Trigger.ADMIN, started_by="ann")
+    pending = tracker.start_sync_all_metrics(
+        tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN, started_by="ann")
+    )
     assert pending.run.status == SyncRun.Status.RUNNING and posthog_stub.query_count == 0
     with pytest.raises(tracker.SyncInProgress) as caught:
-        tracker.start_sync_all_metrics(trigger=SyncRun.Trigger.CRON)
+        tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON))
     assert caught.value.run == pending.run
     background.execute_in_background(pending)
     assert background.wait_for(pending.run.pk, timeout=30)
@@ -20,7 +22,7 @@ def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, se
     assert WeeklyMetric.objects.count() == settings.VISITORSYNC_BACKFILL_WEEKS
     # The lock is free again.
     assert (
-        tracker.sync_all_metrics(trigger=SyncRun.Trigger.CRON).weeks_unchanged
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON)).weeks_unchanged
         == settings.VISITORSYNC_BACKFILL_WEEKS
     )
 
@@ -28,7 +30,7 @@ def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, se
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_background_sync_is_recorded_and_frees_the_lock(posthog_stub, no_sleep):
     posthog_stub.fail_next(404)
-    pending = tracker.start_sync_all_metrics(trigger=SyncRun.Trigger.ADMIN)
+    pending = tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN))
     background.execute_in_background(pending)
     assert background.wait_for(pending.run.pk, timeout=30)
     pending.run.refresh_from_db()

@@ -13,10 +13,10 @@ def test_configured_posthog_passes(capsys):
 
 
 def test_stale_limit_shorter_than_a_query_is_reported(settings, capsys):
-    settings.VISITORSYNC_SYNC_STALE_AFTER = 60
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = 60
     settings.POSTHOG_RETRY_DEADLINE = 120
     call_command("check")
     assert "metrics.W004" in capsys.readouterr().err
-    settings.VISITORSYNC_SYNC_STALE_AFTER = 900
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = 900
     call_command("check")
     assert "metrics.W004" not in capsys.readouterr().err

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from metrics import weeks
 from metrics.models import SyncRun, WeeklyMetric
+from tests.helpers import expected, stored_numbers
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,9 +119,7 @@ def test_real_process_exits_nonzero_on_failure_and_zero_on_success(posthog_stub,
     env["POSTHOG_API_KEY"] = posthog_stub.api_key
     ok = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    truth = posthog_stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
     current = weeks.current_week_start()
-    expected = {w: truth.get(w, (0, 0)) for w in weeks.week_range(current - dt.timedelta(weeks=11), current)}
-    stored = {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.all()}
-    assert stored == expected
+    stored = stored_numbers()
+    assert stored == expected(posthog_stub, settings, current - dt.timedelta(weeks=11))
     assert any(numbers != (0, 0) for numbers in stored.values())

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from metrics import weeks
 from metrics.models import SyncRun, WeeklyMetric
+from tests.helpers import RUN_KEYS, expected, stored_numbers
 from tests.posthog_stub import Event
 
 pytestmark = pytest.mark.django_db
@@ -27,15 +28,6 @@ def cron_secret(settings):
 
 def auth(secret: str = SECRET) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
-
-
-def stored_numbers() -> dict[dt.date, tuple[int, int]]:
-    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.order_by("week_start")}
-
-
-def expected(stub, settings, first: dt.date) -> dict[dt.date, tuple[int, int]]:
-    known = stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
-    return {w: known.get(w, (0, 0)) for w in weeks.week_range(first, weeks.current_week_start())}
 
 
 def assert_nothing_ran(stub) -> None:
@@ -246,10 +238,12 @@ def test_a_running_sync_is_409_with_its_id_trigger_and_start(client, posthog_stu
     response = client.post(URL, **auth())
     assert response.status_code == HTTPStatus.CONFLICT
     body = response.json()
-    assert body["running"] == {
+    assert set(body["running"]) == RUN_KEYS
+    assert {key: body["running"][key] for key in ("id", "trigger", "started_at", "status")} == {
         "id": holder.pk,
         "trigger": "crontab",
         "started_at": holder.started_at.isoformat(),
+        "status": "running",
     }
     assert f"Sync #{holder.pk} (Crontab job)" in body["error"]
     assert SyncRun.objects.count() == 1

@@ -18,6 +18,7 @@ from django.db import connection
 
 from metrics import cron, weeks
 from metrics.models import SyncRun, WeeklyMetric
+from tests.helpers import expected, stored_numbers
 from tests.test_settings import read_setting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,10 +124,8 @@ def test_the_installed_line_runs_a_real_sync(crontab, posthog_stub, settings, tm
     run = SyncRun.objects.get()
     assert (run.trigger, run.status) == (SyncRun.Trigger.CRONTAB, SyncRun.Status.SUCCEEDED)
     assert posthog_stub.query_count == 1
-    truth = posthog_stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
     current = weeks.current_week_start()
-    expected = {w: truth.get(w, (0, 0)) for w in weeks.week_range(current - dt.timedelta(weeks=11), current)}
-    assert {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.all()} == expected
+    assert stored_numbers() == expected(posthog_stub, settings, current - dt.timedelta(weeks=11))
     assert f"sync run={run.pk} trigger=crontab" in result.stderr  # the INFO line cron mails or logs
 
 

@@ -1,7 +1,6 @@
 """The PostHog client against `responses` mocks: what it sends, retries and refuses."""
 
 import datetime as dt
-import itertools
 import json
 
 import pytest
@@ -67,32 +66,21 @@ def test_request_names_mode_timezone_event_and_limit(settings):
 
 
 @responses.activate
-def test_long_ranges_are_split_into_chunks():
-    responses.post(QUERY_URL, json=ok([]))
-    result = client(chunk_weeks=52).weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
-    assert result.queries == 5
-    bodies = [json.loads(call.request.body)["query"]["values"] for call in responses.calls]
-    assert bodies[0]["start"] == "2025-01-05T23:00:00Z"  # Monday 00:00 in Berlin
-    # Chunks tile the range with no gap and no overlap.
-    for before, after in itertools.pairwise(bodies):
-        assert before["end"] == after["start"]
-
-
-@responses.activate
-def test_progress_is_reported_per_chunk():
-    responses.post(QUERY_URL, json=ok([]))
-    seen = []
-    client(chunk_weeks=4).weekly_counts(
-        first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=9), on_chunk=lambda d, t: seen.append((d, t))
-    )
-    assert seen == [(4, 10), (8, 10), (10, 10)]
-
-
-@responses.activate
 def test_truncated_answer_is_refused():
     responses.post(QUERY_URL, json={"results": rows_for(FIRST, 2), "hasMore": True})
     with pytest.raises(posthog.PostHogBadResponse, match="truncated"):
         client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
+
+
+@responses.activate
+def test_one_call_is_one_query_for_the_whole_range():
+    """The tracker decides the ranges; the client answers the range it is given in one query."""
+    responses.post(QUERY_URL, json=ok([]))
+    result = client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
+    assert len(responses.calls) == 1
+    assert result.counts == {}
+    values = json.loads(responses.calls[0].request.body)["query"]["values"]
+    assert (values["start"], values["end"]) == ("2025-01-05T23:00:00Z", "2029-12-30T23:00:00Z")
 
 
 @responses.activate
@@ -101,7 +89,7 @@ def test_a_full_page_of_rows_is_refused_even_without_has_more():
     last = FIRST + dt.timedelta(weeks=posthog.ROW_LIMIT + 99)
     responses.post(QUERY_URL, json=ok(rows_for(FIRST, posthog.ROW_LIMIT)))
     with pytest.raises(posthog.PostHogBadResponse, match="cut short"):
-        client(chunk_weeks=posthog.ROW_LIMIT + 100).weekly_counts(first_week=FIRST, last_week=last)
+        client().weekly_counts(first_week=FIRST, last_week=last)
 
 
 @pytest.mark.parametrize(
@@ -243,14 +231,6 @@ def test_deadline_stops_retries_early(no_sleep):
     # 50 s fits in the 60 s deadline once; a second wait would not.
     assert no_sleep == [50.0]
     assert len(responses.calls) == 2
-
-
-@responses.activate
-def test_failure_in_a_later_chunk_fails_the_whole_answer(no_sleep):
-    responses.post(QUERY_URL, json=ok(rows_for(FIRST, 2)))
-    responses.post(QUERY_URL, json={"detail": "nope"}, status=403)
-    with pytest.raises(posthog.PostHogAuthError):
-        client(chunk_weeks=2).weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=3))
 
 
 @responses.activate

@@ -133,7 +133,7 @@ def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
     )
     assert config["timeout"] > one_query
     assert config["graceful_timeout"] > one_query
-    assert config["timeout"] >= django_settings.VISITORSYNC_SYNC_STALE_AFTER
+    assert config["timeout"] >= django_settings.VISITORSYNC_SYNC_ABANDON_AFTER
 
 
 def test_gunicorn_reads_port_bind_and_sizes_from_the_environment(monkeypatch):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WeeklyMetric
+from tests.helpers import PUBLIC_RUN_KEYS
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +47,10 @@ def test_url_is_named():
 
 
 def test_reports_configuration_history_and_weeks(client, posthog_stub):
-    tracker.sync_all_metrics(trigger=SyncRun.Trigger.COMMAND)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
     posthog_stub.fail_next(HTTPStatus.NOT_FOUND)
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(trigger=SyncRun.Trigger.CRON)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON))
     response = client.get(URL)
     assert response.status_code == HTTPStatus.OK
     assert "no-store" in response["Cache-Control"]
@@ -80,7 +81,7 @@ def test_reports_configuration_history_and_weeks(client, posthog_stub):
 def test_error_text_is_shown_to_a_caller_with_the_cron_secret(client, posthog_stub):
     posthog_stub.fail_next(HTTPStatus.NOT_FOUND)
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(trigger=SyncRun.Trigger.CRON)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON))
     body = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {CRON_SECRET}").json()
     assert "PostHog has no project" in body["last_run"]["error"]
     wrong = client.get(URL, HTTP_AUTHORIZATION="Bearer wrong").json()
@@ -107,7 +108,12 @@ def test_missing_posthog_settings_are_named_not_valued(client, settings):
 def test_a_running_sync_shows_its_progress(client):
     running = SyncRun.objects.create(trigger=SyncRun.Trigger.ADMIN, phase="Asking PostHog", weeks_total=12)
     body = client.get(URL).json()
-    assert body["running"] == {
+    # The public view of a run: no started_by, error or changes for an anonymous caller.
+    assert set(body["running"]) == PUBLIC_RUN_KEYS
+    assert {
+        key: body["running"][key]
+        for key in ("id", "trigger", "started_at", "phase", "weeks_done", "weeks_total")
+    } == {
         "id": running.pk,
         "trigger": "admin",
         "started_at": running.started_at.isoformat(),
@@ -119,7 +125,7 @@ def test_a_running_sync_shows_its_progress(client):
 
 
 def test_no_secrets_and_no_visitor_ids_in_the_answer(client, settings, posthog_stub):
-    tracker.sync_all_metrics(trigger=SyncRun.Trigger.COMMAND)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
     for headers in ({}, {"HTTP_AUTHORIZATION": f"Bearer {CRON_SECRET}"}):
         text = client.get(URL, **headers).content.decode()
         for secret in (CRON_SECRET, WEBHOOK_SECRET, settings.POSTHOG_API_KEY, settings.SECRET_KEY):

@@ -1,6 +1,8 @@
 """The tracker service against the loopback PostHog stub (real HTTP) and a real database."""
 
 import datetime as dt
+import itertools
+import json
 
 import pytest
 import responses
@@ -9,29 +11,17 @@ from django.db.models import F
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient
-from tests.conftest import QUERY_URL
+from tests.conftest import QUERY_URL, monday
+from tests.helpers import expected, stored_numbers, truth
 
 pytestmark = pytest.mark.django_db
 
 TRIGGER = SyncRun.Trigger.COMMAND
 
 
-def stored_numbers() -> dict[dt.date, tuple[int, int]]:
-    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.order_by("week_start")}
-
-
-def truth(stub, settings) -> dict[dt.date, tuple[int, int]]:
-    return stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
-
-
-def expected(stub, settings, first: dt.date) -> dict[dt.date, tuple[int, int]]:
-    known = truth(stub, settings)
-    return {w: known.get(w, (0, 0)) for w in weeks.week_range(first, weeks.current_week_start())}
-
-
 def test_empty_table_backfills_configured_weeks(posthog_stub, settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 12
-    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     first = weeks.current_week_start() - dt.timedelta(weeks=11)
     assert stored_numbers() == expected(posthog_stub, settings, first)
     assert run.status == SyncRun.Status.SUCCEEDED
@@ -43,7 +33,7 @@ def test_sync_fills_gaps_from_earliest_stored_week(posthog_stub, settings):
     current = weeks.current_week_start()
     WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=25), visitors=1, pageviews=1)
     WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=3), visitors=1, pageviews=1)
-    tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     got = stored_numbers()
     assert list(got) == list(weeks.week_range(current - dt.timedelta(weeks=25), current))
     assert got == expected(posthog_stub, settings, current - dt.timedelta(weeks=25))
@@ -55,7 +45,7 @@ def test_weeks_the_webhook_created_before_the_first_sync_do_not_stop_the_backfil
     settings.VISITORSYNC_BACKFILL_WEEKS = 12
     current = weeks.current_week_start()
     WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=1), visitors=1, pageviews=1)
-    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert run.weeks_checked == 12
     assert stored_numbers() == expected(posthog_stub, settings, current - dt.timedelta(weeks=11))
 
@@ -63,14 +53,14 @@ def test_weeks_the_webhook_created_before_the_first_sync_do_not_stop_the_backfil
 def test_after_the_first_sync_the_earliest_stored_week_decides(posthog_stub, settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 12
     current = weeks.current_week_start()
-    tracker.sync_all_metrics(trigger=TRIGGER, since=current - dt.timedelta(weeks=2))
-    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=current - dt.timedelta(weeks=2)))
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert run.weeks_checked == 3
 
 
 def test_weeks_absent_from_posthog_are_zero(posthog_stub, settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 30
-    tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     known = truth(posthog_stub, settings)
     zero_weeks = [w for w, numbers in stored_numbers().items() if numbers == (0, 0)]
     assert zero_weeks, "the fixture has empty weeks (gap_weeks)"
@@ -79,9 +69,9 @@ def test_weeks_absent_from_posthog_are_zero(posthog_stub, settings):
 
 
 def test_second_run_changes_nothing(posthog_stub, settings):
-    first = tracker.sync_all_metrics(trigger=TRIGGER)
+    first = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     before = stored_numbers()
-    second = tracker.sync_all_metrics(trigger=TRIGGER)
+    second = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert stored_numbers() == before
     assert first.weeks_created == 12
     assert (second.weeks_created, second.weeks_updated, second.weeks_unchanged) == (0, 0, 12)
@@ -91,7 +81,7 @@ def test_second_run_changes_nothing(posthog_stub, settings):
 def test_changes_record_before_and_after(posthog_stub, settings):
     week = weeks.current_week_start() - dt.timedelta(weeks=1)
     WeeklyMetric.objects.create(week_start=week, visitors=99999, pageviews=99999)
-    run = tracker.sync_all_metrics(trigger=TRIGGER, since=week)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=week))
     after = stored_numbers()[week]
     week_change = next(c for c in run.changes if c["week"] == week.isoformat())
     assert week_change == {
@@ -107,9 +97,9 @@ def test_changes_record_before_and_after(posthog_stub, settings):
 
 def test_since_backfills_older_weeks(posthog_stub, settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 4
-    tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     since = weeks.current_week_start() - dt.timedelta(weeks=20) + dt.timedelta(days=3)
-    run = tracker.sync_all_metrics(trigger=TRIGGER, since=since)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=since))
     assert run.first_week == weeks.week_start_for_date(since)
     assert run.weeks_created == 17
     assert stored_numbers() == expected(posthog_stub, settings, weeks.week_start_for_date(since))
@@ -117,13 +107,17 @@ def test_since_backfills_older_weeks(posthog_stub, settings):
 
 def test_since_in_the_future_is_refused(posthog_stub):
     with pytest.raises(ValueError, match="future"):
-        tracker.sync_all_metrics(trigger=TRIGGER, since=dt.date.today() + dt.timedelta(days=30))
+        tracker.sync_all_metrics(
+            tracker.SyncOptions(trigger=TRIGGER, since=dt.date.today() + dt.timedelta(days=30))
+        )
 
 
 def test_progress_callback_reports_weeks_and_phases(posthog_stub, settings):
     settings.VISITORSYNC_CHUNK_WEEKS = 5
     seen = []
-    run = tracker.sync_all_metrics(trigger=TRIGGER, progress=lambda d, t, p: seen.append((d, t, p)))
+    run = tracker.sync_all_metrics(
+        tracker.SyncOptions(trigger=TRIGGER), progress=lambda d, t, p: seen.append((d, t, p))
+    )
     assert seen == [
         (0, 12, "Asking PostHog"),
         (5, 12, "Asking PostHog"),
@@ -136,7 +130,7 @@ def test_progress_callback_reports_weeks_and_phases(posthog_stub, settings):
 
 
 def test_dry_run_writes_nothing_but_reports_changes(posthog_stub):
-    run = tracker.sync_all_metrics(trigger=TRIGGER, dry_run=True)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, dry_run=True))
     assert WeeklyMetric.objects.count() == 0
     assert run.dry_run and run.weeks_created == 12 and len(run.changes) == 12
 
@@ -150,7 +144,7 @@ def test_failure_mid_run_changes_nothing_and_is_recorded(settings, no_sleep):
     responses.post(QUERY_URL, json={"detail": "Invalid personal API key."}, status=401)
     before = stored_numbers()
     with pytest.raises(tracker.SyncFailed, match="rejected the API key") as caught:
-        tracker.sync_all_metrics(trigger=TRIGGER)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert stored_numbers() == before
     run = SyncRun.objects.get()
     assert caught.value.run == run
@@ -165,12 +159,12 @@ def test_wipeout_is_refused_unless_forced(posthog_stub, settings):
     week = weeks.current_week_start() - dt.timedelta(weeks=2)
     WeeklyMetric.objects.create(week_start=week, visitors=40, pageviews=100)
     with pytest.raises(tracker.WipeoutRefused, match="--force") as caught:
-        tracker.sync_all_metrics(trigger=TRIGGER)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert "VISITORSYNC_EVENT ('$no_such_event')" in str(caught.value)
     assert stored_numbers() == {week: (40, 100)}
     assert SyncRun.objects.get().status == SyncRun.Status.FAILED
 
-    run = tracker.sync_all_metrics(trigger=TRIGGER, force=True)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, force=True))
     assert run.forced and run.status == SyncRun.Status.SUCCEEDED
     assert stored_numbers()[week] == (0, 0)
 
@@ -178,17 +172,17 @@ def test_wipeout_is_refused_unless_forced(posthog_stub, settings):
 def test_a_running_sync_holds_the_lock(posthog_stub):
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, status=SyncRun.Status.RUNNING)
     with pytest.raises(tracker.SyncInProgress, match=f"Sync #{holder.pk} \\(Cron endpoint\\)") as caught:
-        tracker.sync_all_metrics(trigger=TRIGGER)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     assert caught.value.run == holder
     assert posthog_stub.query_count == 0
     assert SyncRun.objects.count() == 1
 
 
 def test_an_abandoned_sync_is_expired_and_its_lock_freed(posthog_stub, settings):
-    settings.VISITORSYNC_SYNC_STALE_AFTER = 60
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = 60
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     dead = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, started_at=long_ago, heartbeat_at=long_ago)
-    run = tracker.sync_all_metrics(trigger=TRIGGER)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.FAILED and "Abandoned" in dead.error
     assert run.status == SyncRun.Status.SUCCEEDED
@@ -197,8 +191,8 @@ def test_an_abandoned_sync_is_expired_and_its_lock_freed(posthog_stub, settings)
 def test_lock_is_released_after_failure(posthog_stub, no_sleep):
     posthog_stub.fail_next(403, {"detail": "forbidden"})
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(trigger=TRIGGER)
-    assert tracker.sync_all_metrics(trigger=TRIGGER).status == SyncRun.Status.SUCCEEDED
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
+    assert tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER)).status == SyncRun.Status.SUCCEEDED
 
 
 class WebhookDuringQuery(PostHogClient):
@@ -227,7 +221,9 @@ def test_increments_during_a_query_are_kept(posthog_stub, settings):
     current = weeks.current_week_start()
     previous = current - dt.timedelta(weeks=1)
     WeeklyMetric.objects.create(week_start=previous, visitors=1, pageviews=1)
-    tracker.sync_all_metrics(trigger=TRIGGER, client=WebhookDuringQuery(weeks_hit=[previous, current]))
+    tracker.sync_all_metrics(
+        tracker.SyncOptions(trigger=TRIGGER, client=WebhookDuringQuery(weeks_hit=[previous, current]))
+    )
     known = expected(posthog_stub, settings, previous)
     for week in (previous, current):
         metric = WeeklyMetric.objects.get(week_start=week)
@@ -246,7 +242,7 @@ def test_increments_before_a_chunk_is_asked_are_replaced_by_posthogs_answer(post
     current = weeks.current_week_start()
     WeeklyMetric.objects.create(week_start=current, visitors=500, pageviews=900)
     client = WebhookDuringQuery(weeks_hit=[current])
-    run = tracker.sync_all_metrics(trigger=TRIGGER, client=client)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, client=client))
     assert run.queries == 2
     known = expected(posthog_stub, settings, current - dt.timedelta(weeks=1))
     metric = WeeklyMetric.objects.get(week_start=current)
@@ -266,7 +262,7 @@ def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posth
             return super().weekly_counts(**kwargs)
 
     with pytest.raises(tracker.LockLost, match="presumed dead") as caught:
-        tracker.sync_all_metrics(trigger=TRIGGER, client=ExpiredDuringQuery())
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, client=ExpiredDuringQuery()))
     assert WeeklyMetric.objects.count() == 0
     run = SyncRun.objects.get()
     assert caught.value.run.pk == run.pk
@@ -276,7 +272,7 @@ def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posth
 def test_since_before_2000_is_refused_without_asking_posthog(posthog_stub, settings):
     settings.VISITORSYNC_WEEK_START = "sunday"
     with pytest.raises(tracker.InvalidSyncRequest, match="before 2000-01-01"):
-        tracker.sync_all_metrics(trigger=TRIGGER, since=dt.date(1, 1, 1))
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=dt.date(1, 1, 1)))
     assert posthog_stub.query_count == 0
     assert SyncRun.objects.count() == 0
 
@@ -284,7 +280,9 @@ def test_since_before_2000_is_refused_without_asking_posthog(posthog_stub, setti
 def test_selected_weeks_far_apart_skip_the_chunks_between(posthog_stub, settings):
     settings.VISITORSYNC_CHUNK_WEEKS = 4
     current = weeks.current_week_start()
-    run = tracker.sync_weeks(week_starts=[current - dt.timedelta(weeks=20), current], trigger=TRIGGER)
+    run = tracker.sync_weeks(
+        tracker.SyncOptions(trigger=TRIGGER), week_starts=[current - dt.timedelta(weeks=20), current]
+    )
     assert run.queries == 2
     assert WeeklyMetric.objects.count() == 2
 
@@ -292,29 +290,22 @@ def test_selected_weeks_far_apart_skip_the_chunks_between(posthog_stub, settings
 def test_sync_selected_weeks_and_by_id(posthog_stub, settings):
     current = weeks.current_week_start()
     metric = WeeklyMetric.objects.create(week_start=current - dt.timedelta(weeks=5))
-    run = tracker.sync_metric_by_id(metric.pk, trigger=TRIGGER)
+    run = tracker.sync_metric_by_id(tracker.SyncOptions(trigger=TRIGGER), metric_id=metric.pk)
     assert run.weeks_checked == 1
     metric.refresh_from_db()
     assert (metric.visitors, metric.pageviews) == truth(posthog_stub, settings).get(metric.week_start, (0, 0))
-    with pytest.raises(WeeklyMetric.DoesNotExist):
-        tracker.sync_metric_by_id(10**9, trigger=TRIGGER)
+    with pytest.raises(tracker.UnknownWeek, match=f"No stored week has id {10**9}"):
+        tracker.sync_metric_by_id(tracker.SyncOptions(trigger=TRIGGER), metric_id=10**9)
     with pytest.raises(ValueError, match="not a week start"):
-        tracker.sync_weeks(week_starts=[current + dt.timedelta(days=1)], trigger=TRIGGER)
-
-
-def test_update_metric_visitors_syncs_the_week_of_a_moment(posthog_stub, settings):
-    moment = dt.datetime.now(dt.UTC) - dt.timedelta(weeks=3)
-    run = tracker.update_metric_visitors(moment, trigger=TRIGGER)
-    assert run.first_week == run.last_week == weeks.week_start_for(moment)
-    assert WeeklyMetric.objects.get().week_start == weeks.week_start_for(moment)
+        tracker.sync_weeks(tracker.SyncOptions(trigger=TRIGGER), week_starts=[current + dt.timedelta(days=1)])
 
 
 def test_status_counts_runs_and_weeks(posthog_stub, settings, no_sleep, django_assert_num_queries):
-    tracker.sync_all_metrics(trigger=TRIGGER)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     posthog_stub.fail_next(404)
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(trigger=TRIGGER)
-    tracker.sync_all_metrics(trigger=TRIGGER, dry_run=True)
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, dry_run=True))
     with django_assert_num_queries(5):
         status = tracker.get_sync_status()
     assert status.posthog_configured
@@ -349,3 +340,49 @@ def test_status_names_missing_settings(settings):
     status = tracker.get_sync_status()
     assert not status.posthog_configured
     assert status.missing_settings == ["POSTHOG_PROJECT_ID", "POSTHOG_API_KEY"]
+
+
+@responses.activate
+def test_long_ranges_are_split_into_queries_that_tile_the_range(settings):
+    settings.VISITORSYNC_CHUNK_WEEKS = 52
+    responses.post(QUERY_URL, json={"results": [], "hasMore": False})
+    first = weeks.current_week_start() - dt.timedelta(weeks=259)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=first))
+    assert run.queries == len(responses.calls) == 5
+    bodies = [json.loads(call.request.body)["query"]["values"] for call in responses.calls]
+    assert bodies[0]["start"] == weeks.week_bounds(first)[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert bodies[-1]["end"] == weeks.week_bounds(weeks.current_week_start())[1].strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    # The ranges tile the weeks with no gap and no overlap.
+    for before, after in itertools.pairwise(bodies):
+        assert before["end"] == after["start"]
+    assert WeeklyMetric.objects.count() == 260
+
+
+@responses.activate
+def test_failure_in_a_later_range_fails_the_whole_sync_and_stores_nothing(settings, no_sleep):
+    settings.VISITORSYNC_CHUNK_WEEKS = 2
+    current = weeks.current_week_start()
+    responses.post(
+        QUERY_URL,
+        json={"results": [[(current - dt.timedelta(weeks=3)).isoformat(), 5, 9]], "hasMore": False},
+    )
+    responses.post(QUERY_URL, json={"detail": "nope"}, status=403)
+    with pytest.raises(tracker.SyncFailed, match="rejected the API key") as caught:
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=current - dt.timedelta(weeks=3)))
+    assert len(responses.calls) == 2
+    assert caught.value.run.status == SyncRun.Status.FAILED and caught.value.run.queries == 2
+    assert WeeklyMetric.objects.count() == 0
+
+
+def test_chunk_ranges_cover_every_week_once():
+    first = monday(2025, 1, 6)
+    last = first + dt.timedelta(weeks=9)
+    ranges = tracker.chunk_ranges(first, last, size=4)
+    assert ranges == [
+        (first, first + dt.timedelta(weeks=3)),
+        (first + dt.timedelta(weeks=4), first + dt.timedelta(weeks=7)),
+        (first + dt.timedelta(weeks=8), last),
+    ]
+    assert tracker.chunk_ranges(first, first, size=52) == [(first, first)]

@@ -1,5 +1,6 @@
 """What /api/webhooks/posthog counts, what it refuses, and what it answers."""
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -7,7 +8,7 @@ from http import HTTPStatus
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from metrics import tracker, weeks
@@ -204,7 +205,7 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(client, settings
     response = post(client, body)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     answer = response.json()
-    assert answer["status"] == "error"
+    assert answer["ok"] is False
     assert message.lower() in answer["error"].lower(), answer
     assert answer.get("field") == field
     assert rows() == (0, 0, 0)
@@ -298,36 +299,45 @@ def test_get_without_secret_in_debug_warns(client, settings):
 
 
 # --- Database trouble ------------------------------------------------------------------------
+@contextlib.contextmanager
+def failing_delivery_inserts(*, failures: int | None, message: str):
+    """Fail the first `failures` (None: every) inserts of a delivery key with OperationalError,
+    as a locked or unreachable database does, through Django's public query hook. Yields the
+    number of attempts seen."""
+    attempts = []
+
+    def wrapper(execute, sql, params, many, context):
+        if "INSERT" in sql and WebhookDelivery._meta.db_table in sql:
+            attempts.append(sql)
+            if failures is None or len(attempts) <= failures:
+                raise OperationalError(message)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield attempts
+
+
 @pytest.mark.django_db(transaction=True)  # a retry needs the view outside any transaction
-def test_transient_database_error_is_retried(client, monkeypatch):
-    real = tracker._count_pageview
-    calls = []
-
-    def flaky(**kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("database is locked")
-        return real(**kwargs)
-
-    monkeypatch.setattr(tracker, "_count_pageview", flaky)
-    monkeypatch.setattr(tracker.time, "sleep", lambda seconds: None)
-    response = post(client, pageview())
+def test_transient_database_error_is_retried(client):
+    with failing_delivery_inserts(failures=1, message="database is locked") as attempts:
+        response = post(client, pageview())
     assert response.status_code == HTTPStatus.OK
-    assert len(calls) == 2
+    assert len(attempts) == 2
     assert numbers(weeks.current_week_start()) == (1, 1)
 
 
-def test_database_that_stays_unavailable_is_503_so_posthog_retries(client, monkeypatch, caplog):
-    def down(**kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(tracker, "_count_pageview", down)
-    monkeypatch.setattr(tracker.time, "sleep", lambda seconds: None)
-    with caplog.at_level(logging.ERROR):
+@pytest.mark.django_db(transaction=True)
+def test_database_that_stays_unavailable_is_503_so_posthog_retries(client, caplog):
+    with (
+        caplog.at_level(logging.ERROR),
+        failing_delivery_inserts(failures=None, message="connection refused") as attempts,
+    ):
         response = post(client, pageview())
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert "retry" in response.json()["error"]
     assert response["Retry-After"]
+    assert len(attempts) == 1 + len(tracker.pageviews.RECORD_RETRY_PAUSES)
+    assert rows() == (0, 0, 0)
 
 
 # --- Pruning and checks ------------------------------------------------------------------------
@@ -338,7 +348,7 @@ def test_sync_prunes_dedup_rows_older_than_the_retention_window(posthog_stub, se
         week = oldest + weeks.ONE_WEEK * (2 - age)
         WebhookDelivery.objects.create(key=f"event-{age}", week_start=week)
         WeekVisitor.objects.create(week_start=week, visitor_hash=f"{age:064d}")
-    tracker.sync_all_metrics(trigger="command")
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger="command"))
     kept = sorted(WebhookDelivery.objects.values_list("week_start", flat=True))
     assert kept == [oldest, oldest + weeks.ONE_WEEK, oldest + 2 * weeks.ONE_WEEK]
     assert sorted(WeekVisitor.objects.values_list("week_start", flat=True)) == kept
@@ -347,10 +357,10 @@ def test_sync_prunes_dedup_rows_older_than_the_retention_window(posthog_stub, se
 def test_failed_or_dry_run_sync_prunes_nothing(posthog_stub, settings, no_sleep):
     settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 1
     WebhookDelivery.objects.create(key="old", week_start=tracker.oldest_tracked_week() - weeks.ONE_WEEK)
-    tracker.sync_all_metrics(trigger="command", dry_run=True)
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger="command", dry_run=True))
     posthog_stub.fail_next(403)
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(trigger="command")
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger="command"))
     assert WebhookDelivery.objects.count() == 1
 
 

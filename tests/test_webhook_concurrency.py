@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WebhookDelivery, WeeklyMetric, WeekVisitor
+from tests.helpers import stored_numbers, truth
 from tests.webhook_payloads import SECRET, pageview, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,10 +92,6 @@ def ground_truth(events: list[dict]) -> dict[dt.date, tuple[int, int]]:
     return {week: (len(persons[week]), views[week]) for week in views}
 
 
-def stored() -> dict[dt.date, tuple[int, int]]:
-    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.all()}
-
-
 def test_concurrent_overlapping_deliveries_count_each_event_and_visitor_once():
     events = events_with_duplicates(count=240, visitors=50, weeks_back=3, seed=1)
     rng = random.Random(2)
@@ -113,7 +110,7 @@ def test_concurrent_overlapping_deliveries_count_each_event_and_visitor_once():
     answers = [answer for _, answer in results]
     assert answers.count("counted") == len(events)
     assert answers.count("duplicate") == len(results) - len(events)
-    assert stored() == ground_truth(events)
+    assert stored_numbers() == ground_truth(events)
     assert WebhookDelivery.objects.count() == len(events)
     assert WeekVisitor.objects.count() == sum(v for v, _ in ground_truth(events).values())
 
@@ -126,14 +123,14 @@ def test_concurrent_first_events_of_a_new_week_create_it_once():
     ]
     results = run_in_threads(work)
     assert all(answer == "counted" for _, answer in results)
-    assert stored() == {weeks.week_start_for(moment): (3, THREADS * 5)}
+    assert stored_numbers() == {weeks.week_start_for(moment): (3, THREADS * 5)}
 
 
 def test_pageview_during_a_sync_is_still_counted_after_it(posthog_stub, settings):
     """The sync snapshots, asks PostHog and writes; a pageview arriving in between survives."""
     settings.VISITORSYNC_BACKFILL_WEEKS = 2
     current = weeks.current_week_start()
-    known = posthog_stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
+    known = truth(posthog_stub, settings)
     posthog_visitors, posthog_pageviews = known.get(current, (0, 0))
     release = threading.Event()
     posthog_stub.barrier_before_answer = release
@@ -141,7 +138,7 @@ def test_pageview_during_a_sync_is_still_counted_after_it(posthog_stub, settings
 
     def sync() -> None:
         try:
-            outcome["run"] = tracker.sync_all_metrics(trigger=SyncRun.Trigger.COMMAND)
+            outcome["run"] = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
         except BaseException as err:
             outcome["error"] = err
         finally:

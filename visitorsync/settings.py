@@ -1,6 +1,6 @@
 """Settings for visitorsync, read once from the environment (and an optional `.env`).
 
-Every setting is documented in README.md and `.env.example`. Defaults exist only where
+Every setting is documented in docs/configuration.md and `.env.example`. Defaults exist only where
 they are safe; production secrets have none (see `metrics/checks.py`).
 """
 
@@ -186,9 +186,18 @@ if VISITORSYNC_BACKFILL_WEEKS < 1 or not 1 <= VISITORSYNC_CHUNK_WEEKS <= 520:
         "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS between 1 and "
         "520 (a query's answer must stay below PostHog's row limit)."
     )
-# A sync whose process stopped reporting progress this long ago is marked failed and its
-# lock released, so a crashed run cannot block every later one.
-VISITORSYNC_SYNC_STALE_AFTER = env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
+# A sync whose process stopped reporting progress this long ago is presumed dead
+# ("abandoned"): marked failed and its lock released, so a crashed run cannot block every
+# later one. VISITORSYNC_SYNC_STALE_AFTER is its old name, still read (metrics.W005 warns).
+VISITORSYNC_SYNC_ABANDON_AFTER = env.int(
+    "VISITORSYNC_SYNC_ABANDON_AFTER", default=env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
+)
+# Old setting names found in the environment: name -> new name (reported by metrics.W005).
+VISITORSYNC_RENAMED_SETTINGS = {
+    old: new
+    for old, new in {"VISITORSYNC_SYNC_STALE_AFTER": "VISITORSYNC_SYNC_ABANDON_AFTER"}.items()
+    if old in os.environ
+}
 # When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
 VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
 

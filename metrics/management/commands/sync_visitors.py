@@ -1,13 +1,13 @@
 """`manage.py sync_visitors`: sync weekly visitors from PostHog (a door into the tracker)."""
 
 import datetime as dt
-import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from metrics import tracker, weeks
-from metrics.models import SyncRun, WeeklyMetric
+from metrics.models import SyncRun
+from metrics.presentation import change_lines, run_summary
 
 
 def _date(value: str) -> dt.date:
@@ -41,52 +41,30 @@ class Command(BaseCommand):
         if options["status"]:
             self._print_status()
             return
-        common = {
-            "trigger": SyncRun.Trigger.COMMAND,
-            "dry_run": options["dry_run"],
-            "force": options["force"],
-            "progress": self._progress,
-        }
-        started = time.monotonic()
+        since = _date(options["since"]) if options["since"] else None
+        sync = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.COMMAND, since=since, dry_run=options["dry_run"], force=options["force"]
+        )
         try:
             if options["week"]:
-                run = tracker.sync_weeks(
-                    week_starts=[weeks.week_start_for_date(_date(options["week"]))], **common
-                )
+                week = weeks.week_start_for_date(_date(options["week"]))
+                run = tracker.sync_weeks(sync, week_starts=[week], progress=self._progress)
             elif options["id"] is not None:
-                run = tracker.sync_metric_by_id(options["id"], **common)
+                run = tracker.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress)
             else:
-                since = _date(options["since"]) if options["since"] else None
-                run = tracker.sync_all_metrics(since=since, **common)
-        except WeeklyMetric.DoesNotExist:
-            raise CommandError(f"No stored week has id {options['id']}.") from None
-        except tracker.InvalidSyncRequest as err:
+                run = tracker.sync_all_metrics(sync, progress=self._progress)
+        except (tracker.InvalidSyncRequest, tracker.SyncInProgress) as err:
             raise CommandError(str(err)) from None
-        except tracker.SyncError as err:
-            where = f" (recorded as sync #{err.run.pk})" if err.run and err.run.pk else ""
+        except tracker.SyncFailed as err:
+            where = f" (recorded as sync #{err.run.pk})" if err.run else ""
             raise CommandError(f"Sync failed{where}: {err}") from None
-        self._print_result(run, time.monotonic() - started)
+        self.stdout.write(self.style.SUCCESS(run_summary(run)))
+        for line in change_lines(run):
+            self.stdout.write(f"  {line}")
 
     def _progress(self, done: int, total: int, phase: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(f"  {phase}: {done}/{total} weeks")
-
-    def _print_result(self, run: SyncRun, seconds: float) -> None:
-        prefix = "Dry run, nothing written. Would have" if run.dry_run else "Synced"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{prefix} {run.weeks_checked} weeks ({run.first_week} to {run.last_week}): "
-                f"{run.weeks_created} created, {run.weeks_updated} updated, "
-                f"{run.weeks_unchanged} unchanged; {run.queries} PostHog "
-                f"quer{'y' if run.queries == 1 else 'ies'} in {seconds:.1f}s (sync #{run.pk})."
-            )
-        )
-        for change in tracker.run_changes(run):
-            before = "new" if change.created else f"{change.visitors_before}/{change.pageviews_before}"
-            self.stdout.write(
-                f"  week {change.week_start}: visitors/pageviews {before} -> "
-                f"{change.visitors_after}/{change.pageviews_after}"
-            )
 
     def _print_status(self) -> None:
         status = tracker.get_sync_status()

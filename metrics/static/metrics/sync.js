@@ -128,8 +128,8 @@
       follow(data.progress_url);
     } else if (response.status === 409) {
       showNotice(data.error, "warning");
-      if (data.run) {
-        follow(data.run.progress_url);
+      if (data.running) {
+        follow(data.running.progress_url);
       } else {
         setBusy(false);
       }

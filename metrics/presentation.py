@@ -1,0 +1,164 @@
+"""One presentation of a sync run, a status and an error, for every door.
+
+The JSON endpoints, the admin (its progress endpoint, messages and pages) and the
+management command turn runs and errors into JSON or text here and nowhere else. Every
+JSON error, from every endpoint, has the shape `{"ok": false, "error": "<message>", ...}`
+with context keys where they apply (`field`, `run`, `running`, `errors`); the HTTP status
+of an error is decided by its type, in `http_status_for`.
+"""
+
+import datetime as dt
+from http import HTTPStatus
+from typing import Any
+
+from django.http import JsonResponse
+from django.utils import timezone
+
+from metrics import tracker, webhook
+from metrics.models import SyncRun
+
+# The first matching type decides; order the more specific types first.
+_ERROR_STATUSES: tuple[tuple[type[Exception], HTTPStatus], ...] = (
+    (tracker.InvalidSyncRequest, HTTPStatus.BAD_REQUEST),
+    (tracker.InvalidPageview, HTTPStatus.BAD_REQUEST),
+    (tracker.SyncInProgress, HTTPStatus.CONFLICT),
+    (tracker.WipeoutRefused, HTTPStatus.UNPROCESSABLE_ENTITY),
+    # Not configured is our problem, not PostHog's: 503 rather than 502.
+    (tracker.NotConfigured, HTTPStatus.SERVICE_UNAVAILABLE),
+    (tracker.RecordingUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+    (tracker.SyncFailed, HTTPStatus.BAD_GATEWAY),
+    (tracker.ConnectionTestFailed, HTTPStatus.BAD_GATEWAY),
+    (webhook.WebhookNotConfigured, HTTPStatus.SERVICE_UNAVAILABLE),
+    (webhook.WebhookUnauthorized, HTTPStatus.UNAUTHORIZED),
+    (webhook.WebhookTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (webhook.WebhookBadPayload, HTTPStatus.BAD_REQUEST),
+)
+
+
+def http_status_for(err: Exception) -> HTTPStatus:
+    """The HTTP answer to an error a door met, by its type."""
+    for error_type, status in _ERROR_STATUSES:
+        if isinstance(err, error_type):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def error_json(message: str, **context: Any) -> dict[str, Any]:
+    """The one error body: `{"ok": false, "error": message}` plus context keys."""
+    return {"ok": False, "error": message, **context}
+
+
+def error_response(status: HTTPStatus, message: str, **context: Any) -> JsonResponse:
+    return JsonResponse(error_json(message, **context), status=status)
+
+
+def tracker_error_response(err: tracker.TrackerError) -> JsonResponse:
+    """A tracker error as JSON: its status by type, and the run it is about."""
+    context: dict[str, Any] = {}
+    if isinstance(err, tracker.SyncInProgress):
+        context["running"] = run_json(err.run) if err.run else None
+    elif err.run is not None:
+        context["run"] = run_json(err.run)
+    return error_response(http_status_for(err), str(err), **context)
+
+
+def run_json(run: SyncRun, *, trusted: bool = True) -> dict[str, Any]:
+    """A run as JSON. Only a `trusted` caller sees who started it, its error and its changes
+    (the error can name the PostHog host, project or event)."""
+    duration = run.duration
+    body: dict[str, Any] = {
+        "id": run.pk,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "trigger": run.trigger,
+        "trigger_display": run.get_trigger_display(),
+        "dry_run": run.dry_run,
+        "forced": run.forced,
+        "first_week": _date(run.first_week),
+        "last_week": _date(run.last_week),
+        "phase": run.phase,
+        "weeks_total": run.weeks_total,
+        "weeks_done": run.weeks_done,
+        "weeks_checked": run.weeks_checked,
+        "weeks_created": run.weeks_created,
+        "weeks_updated": run.weeks_updated,
+        "weeks_unchanged": run.weeks_unchanged,
+        "queries": run.queries,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": round(duration.total_seconds(), 3) if duration is not None else None,
+    }
+    if trusted:
+        body |= {"started_by": run.started_by, "error": run.error, "changes": run.changes}
+    return body
+
+
+def run_summary(run: SyncRun) -> str:
+    """One sentence saying what a finished run did (admin messages, the command's output)."""
+    if run.status == SyncRun.Status.FAILED:
+        return f"Sync #{run.pk} failed: {run.error}"
+    did = "Dry run, nothing written: would have" if run.dry_run else "Synced"
+    duration = f" in {run.duration.total_seconds():.1f} s" if run.duration else ""
+    return (
+        f"Sync #{run.pk}. {did} {run.weeks_checked} weeks ({run.first_week} to {run.last_week}): "
+        f"{run.weeks_created} created, {run.weeks_updated} updated, {run.weeks_unchanged} unchanged; "
+        f"{run.queries} PostHog quer{'y' if run.queries == 1 else 'ies'}{duration}."
+    )
+
+
+def change_lines(run: SyncRun) -> list[str]:
+    """One line per week the run changed, largest visitor change first."""
+    lines = []
+    for change in tracker.run_changes(run):
+        before = "new" if change.created else f"{change.visitors_before:,} / {change.pageviews_before:,}"
+        after = f"{change.visitors_after:,} / {change.pageviews_after:,}"
+        lines.append(
+            f"week {change.week_start}: visitors / pageviews {before} -> {after} "
+            f"({signed(change.visitors_delta)} visitors)"
+        )
+    return lines
+
+
+def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> dict[str, Any]:
+    """`/api/sync`'s document: booleans, counts, dates and run outcomes, never a secret's value.
+
+    Only a `trusted` caller (one that presents the cron secret) sees runs in full.
+    """
+    last_run, last_success, running = status.last_run, status.last_success, status.running
+    return {
+        "healthy": status.healthy,
+        "posthog_configured": status.posthog_configured,
+        "missing_settings": status.missing_settings,
+        "webhook_secret_configured": status.webhook_secret_configured,
+        "cron_secret_configured": status.cron_secret_configured,
+        "schedule": schedule,
+        "stale": status.stale,
+        "stale_after_seconds": int(status.stale_after.total_seconds()),
+        "running": run_json(running, trusted=trusted) if running else None,
+        "last_run": (
+            {**run_json(last_run, trusted=trusted), "failed": last_run.status == SyncRun.Status.FAILED}
+            if last_run
+            else None
+        ),
+        "last_success": (
+            {
+                **run_json(last_success, trusted=trusted),
+                "age_seconds": int((timezone.now() - last_success.finished_at).total_seconds()),
+            }
+            if last_success
+            else None
+        ),
+        "success_count": status.success_count,
+        "failure_count": status.failure_count,
+        "weeks_stored": status.weeks_stored,
+        "newest_week": _date(status.newest_week),
+        "oldest_week": _date(status.oldest_week),
+    }
+
+
+def signed(value: int) -> str:
+    return f"{value:+,}" if value else "0"
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None

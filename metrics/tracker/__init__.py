@@ -1,0 +1,88 @@
+"""The tracker service: the one place that changes weekly numbers.
+
+Every door calls a function here (`from metrics import tracker`):
+
+- webhook (`metrics.views.posthog_webhook`): `record_pageview`;
+- cron endpoint (`metrics.views.cron_sync_visitors`): `sync_all_metrics`; the status
+  endpoint (`metrics.views.sync_status`): `get_sync_status`;
+- admin sync page (`metrics.admin.WeeklyMetricAdmin`): `start_sync_all_metrics` (run by
+  `metrics.background`), `check_connection`, `get_sync_status`, `run_changes`; its action
+  "Sync selected weeks": `sync_weeks`;
+- management command (`manage.py sync_visitors`): `sync_all_metrics`, `sync_weeks`,
+  `sync_metric_by_id`, `get_sync_status`;
+- crontab job (`metrics.cron.sync_visitors_job`): `sync_all_metrics`.
+
+Every sync takes a `SyncOptions`. Every error a door can meet derives from `TrackerError`
+(`errors.py`). Inside: `sync.py` (the sync), `lock.py` (the running-run lock),
+`pageviews.py` (the webhook's counting), `status.py` (read-only selectors),
+`connection.py` (the connection test), `changes.py` (what a run changed).
+"""
+
+from metrics.tracker.changes import WeekChange
+from metrics.tracker.connection import ConnectionReport, check_connection
+from metrics.tracker.errors import (
+    ConnectionTestFailed,
+    InvalidPageview,
+    InvalidSyncRequest,
+    LockLost,
+    NotConfigured,
+    RecordingUnavailable,
+    SyncError,
+    SyncFailed,
+    SyncInProgress,
+    SyncNotConfigured,
+    TrackerError,
+    UnknownWeek,
+    WipeoutRefused,
+)
+from metrics.tracker.pageviews import (
+    PageviewResult,
+    PageviewStatus,
+    oldest_tracked_week,
+    record_pageview,
+)
+from metrics.tracker.status import SyncStatus, get_sync_status, run_changes
+from metrics.tracker.sync import (
+    PendingSync,
+    ProgressCallback,
+    SyncOptions,
+    chunk_ranges,
+    start_sync_all_metrics,
+    sync_all_metrics,
+    sync_metric_by_id,
+    sync_weeks,
+)
+
+__all__ = [
+    "ConnectionReport",
+    "ConnectionTestFailed",
+    "InvalidPageview",
+    "InvalidSyncRequest",
+    "LockLost",
+    "NotConfigured",
+    "PageviewResult",
+    "PageviewStatus",
+    "PendingSync",
+    "ProgressCallback",
+    "RecordingUnavailable",
+    "SyncError",
+    "SyncFailed",
+    "SyncInProgress",
+    "SyncNotConfigured",
+    "SyncOptions",
+    "SyncStatus",
+    "TrackerError",
+    "UnknownWeek",
+    "WeekChange",
+    "WipeoutRefused",
+    "check_connection",
+    "chunk_ranges",
+    "get_sync_status",
+    "oldest_tracked_week",
+    "record_pageview",
+    "run_changes",
+    "start_sync_all_metrics",
+    "sync_all_metrics",
+    "sync_metric_by_id",
+    "sync_weeks",
+]

@@ -1,0 +1,109 @@
+"""The sync lock: the one `running` SyncRun row, shared by every process and host.
+
+A partial unique index allows at most one running row, so inserting it takes the lock on
+SQLite and PostgreSQL alike. A run that stops beating its heartbeat for
+`VISITORSYNC_SYNC_ABANDON_AFTER` seconds is presumed dead: the next claim marks it
+abandoned (failed) and takes the lock.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from metrics.models import SyncRun
+from metrics.tracker.errors import SyncInProgress
+
+logger = logging.getLogger(__name__)
+
+_FINISH_FIELDS = (
+    "status", "error", "finished_at", "phase", "queries", "weeks_done", "weeks_checked",
+    "weeks_created", "weeks_updated", "weeks_unchanged", "changes",
+)  # fmt: skip
+
+
+def claim(
+    *,
+    trigger: str,
+    dry_run: bool,
+    forced: bool,
+    started_by: str,
+    first_week: dt.date,
+    last_week: dt.date,
+    weeks_total: int,
+) -> SyncRun:
+    """Insert the running SyncRun, which is the lock; raise SyncInProgress if it is held."""
+    abandon_dead_runs()
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                status=SyncRun.Status.RUNNING,
+                trigger=trigger,
+                dry_run=dry_run,
+                forced=forced,
+                started_by=started_by,
+                first_week=first_week,
+                last_week=last_week,
+                weeks_total=weeks_total,
+            )
+    except IntegrityError:
+        holder = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).first()
+        if holder is None:  # released between our insert and this read: tell the caller
+            raise SyncInProgress("Another sync just finished; try again.") from None
+        raise SyncInProgress(
+            f"Sync #{holder.pk} ({holder.get_trigger_display()}"
+            f"{', by ' + holder.started_by if holder.started_by else ''}) has been running "
+            f"since {timezone.localtime(holder.started_at):%Y-%m-%d %H:%M:%S %Z}; wait for it "
+            "to finish.",
+            run=holder,
+        ) from None
+
+
+def abandon_dead_runs() -> None:
+    """Mark failed every running sync whose heartbeat is older than the abandon limit."""
+    limit = settings.VISITORSYNC_SYNC_ABANDON_AFTER
+    dead = SyncRun.objects.filter(
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=timezone.now() - dt.timedelta(seconds=limit)
+    )
+    for run in dead:
+        logger.warning(
+            "sync run=%s abandoned (no progress since %s); releasing its lock", run.pk, run.heartbeat_at
+        )
+    dead.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"Abandoned: no progress for {limit} seconds (VISITORSYNC_SYNC_ABANDON_AFTER); its "
+            "process probably stopped. No number was changed by it."
+        ),
+    )
+
+
+def heartbeat(run: SyncRun, *, done: int, phase: str) -> None:
+    """Record progress on the run row: pages poll it, and it keeps the lock alive."""
+    now = timezone.now()
+    run.weeks_done, run.phase, run.heartbeat_at = done, phase, now
+    SyncRun.objects.filter(pk=run.pk).update(weeks_done=done, phase=phase, heartbeat_at=now)
+
+
+def still_held(run: SyncRun) -> bool:
+    """True if `run` still holds the lock; locks the row until the caller's transaction ends.
+
+    A run presumed dead (and replaced) must not write as well: both would add their
+    PostHog numbers on top of each other's.
+    """
+    return SyncRun.objects.select_for_update().filter(pk=run.pk, status=SyncRun.Status.RUNNING).exists()
+
+
+def finish(run: SyncRun, *, status: str, error: str = "") -> None:
+    """Record the outcome and release the lock, unless the run was already declared abandoned
+    (that record stays)."""
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.phase = "Done" if status == SyncRun.Status.SUCCEEDED else "Failed"
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        **{field: getattr(run, field) for field in _FINISH_FIELDS}
+    )

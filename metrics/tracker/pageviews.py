@@ -1,0 +1,221 @@
+"""The webhook's half of the tracker: count one pageview exactly once, prune old dedup rows.
+
+`record_pageview` is called by the webhook view for every delivery; `prune_webhook_rows` by
+a successful sync, inside its write transaction.
+"""
+
+import dataclasses
+import datetime as dt
+import enum
+import logging
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connection, models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from metrics import weeks
+from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
+from metrics.tracker.errors import InvalidPageview, RecordingUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class PageviewStatus(enum.StrEnum):
+    COUNTED = "counted"
+    DUPLICATE = "duplicate"  # this event was counted before: nothing changed
+    IGNORED = "ignored"  # not VISITORSYNC_EVENT
+    TOO_OLD = "too_old"  # older than the dedup window: left to the scheduled sync
+
+
+@dataclasses.dataclass(frozen=True)
+class PageviewResult:
+    status: PageviewStatus
+    week_start: dt.date | None = None
+    new_visitor: bool = False
+    detail: str = ""
+
+    def as_json(self) -> dict:
+        body: dict = {"status": str(self.status)}
+        if self.week_start is not None:
+            body["week"] = self.week_start.isoformat()
+        if self.status is PageviewStatus.COUNTED:
+            body["new_visitor"] = self.new_visitor
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+# Attempts (and the pause before each retry) for a pageview whose transaction hit a
+# transient database error: a PostgreSQL deadlock or serialization failure, or SQLite
+# still locked after its busy timeout. PostHog waits 10 s for an answer, so keep it short.
+RECORD_RETRY_PAUSES = (0.05, 0.25)
+VISITOR_HASH_PURPOSE = "visitorsync.webhook.week-visitor"
+
+
+def record_pageview(
+    *, key: str, event: str, timestamp: dt.datetime, visitor_id: str | None
+) -> PageviewResult:
+    """Count one webhook event in the week of its `timestamp`, exactly once.
+
+    `key` identifies the event (PostHog's event uuid): a second delivery of the same key is
+    a DUPLICATE and changes nothing. A visitor adds to a week's visitors only the first
+    time that week. Everything is one transaction, safe under concurrent deliveries.
+    Raises RecordingUnavailable when the database keeps failing, InvalidPageview when an
+    event that counts has no `visitor_id`.
+    """
+    if event != settings.VISITORSYNC_EVENT:
+        return PageviewResult(
+            PageviewStatus.IGNORED,
+            detail=f"Only {settings.VISITORSYNC_EVENT!r} events are counted (VISITORSYNC_EVENT).",
+        )
+    oldest = oldest_tracked_week()
+    if timestamp < weeks.week_bounds(oldest)[0]:
+        return PageviewResult(
+            PageviewStatus.TOO_OLD,
+            week_start=weeks.week_start_for(timestamp),
+            detail=(
+                f"Weeks before {oldest} are only counted by the scheduled sync "
+                "(VISITORSYNC_WEBHOOK_RETENTION_WEEKS)."
+            ),
+        )
+    if not visitor_id:
+        raise InvalidPageview("a counted event needs a visitor id")
+    week = weeks.week_start_for(timestamp)
+    visitor_hash = salted_hmac(VISITOR_HASH_PURPOSE, f"{week}:{visitor_id}", algorithm="sha256").hexdigest()
+    pauses = iter(RECORD_RETRY_PAUSES)
+    while True:
+        try:
+            return _count_pageview(key=key, week=week, visitor_hash=visitor_hash)
+        except OperationalError as err:
+            pause = next(pauses, None)
+            # Inside a caller's transaction a retry cannot help: the transaction is broken.
+            if pause is None or connection.in_atomic_block:
+                logger.error("webhook key=%s week=%s not recorded: %s", key, week, err)
+                raise RecordingUnavailable(f"The database is unavailable ({err}).") from err
+            logger.warning("webhook key=%s week=%s retrying after: %s", key, week, err)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(pause)
+        except DatabaseError as err:
+            logger.exception("webhook key=%s week=%s not recorded", key, week)
+            raise RecordingUnavailable(f"The database failed ({err}).") from err
+
+
+def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:
+    """First week whose webhook events are still deduplicated (older ones are pruned)."""
+    current = weeks.current_week_start(now=now)
+    return current - weeks.ONE_WEEK * (settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS - 1)
+
+
+def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewResult:
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        counted, new_visitor = _count_pageview_in_one_statement(
+            key=key, week=week, visitor_hash=visitor_hash, now=now
+        )
+        if not counted:
+            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
+        return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
+    with transaction.atomic():
+        # The unique key is the idempotency check: a concurrent or earlier delivery of the
+        # same event inserts nothing here, and then nothing else may change.
+        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
+            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
+        new_visitor = _insert_if_new(WeekVisitor, week_start=week, visitor_hash=visitor_hash)
+        # Increments in SQL (never read-modify-write), so concurrent deliveries and a
+        # running sync (which keeps what was added after its snapshot) all add up.
+        increments = {"pageviews": F("pageviews") + 1, "updated_at": now}
+        if new_visitor:
+            increments["visitors"] = F("visitors") + 1
+        week_rows = WeeklyMetric.objects.filter(week_start=week)
+        if not week_rows.update(**increments):
+            # First event of a new week; a concurrent delivery or sync may create it too.
+            WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
+            week_rows.update(**increments)
+    return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
+
+
+def _count_pageview_in_one_statement(
+    *, key: str, week: dt.date, visitor_hash: str, now: dt.datetime
+) -> tuple[bool, bool]:
+    """PostgreSQL: the same three steps as the portable path, as one atomic statement.
+
+    One round trip instead of five (BEGIN, two inserts, the increment, COMMIT), which is
+    most of a delivery's time. Each step runs only if the one before inserted a row, via
+    the data-modifying CTEs' RETURNING; a concurrent delivery of the same key waits for
+    the first to commit and then inserts nothing. Returns (counted, new_visitor).
+    """
+    quote = connection.ops.quote_name
+    delivery = quote(WebhookDelivery._meta.db_table)
+    visitor = quote(WeekVisitor._meta.db_table)
+    metric = quote(WeeklyMetric._meta.db_table)
+    # Only table names go into the SQL text; every value is a parameter.
+    sql = f"""
+        WITH delivery AS (
+            INSERT INTO {delivery} (key, week_start, received_at) VALUES (%s, %s, %s)
+            ON CONFLICT DO NOTHING RETURNING 1
+        ), visitor AS (
+            INSERT INTO {visitor} (week_start, visitor_hash)
+            SELECT %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT DO NOTHING RETURNING 1
+        ), week AS (
+            INSERT INTO {metric} (week_start, visitors, pageviews, created_at, updated_at)
+            SELECT %s, (SELECT count(*) FROM visitor), 1, %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT (week_start) DO UPDATE SET
+                visitors = {metric}.visitors + EXCLUDED.visitors,
+                pageviews = {metric}.pageviews + 1,
+                updated_at = EXCLUDED.updated_at
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM delivery), (SELECT count(*) FROM visitor), (SELECT count(*) FROM week)
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, week, now, week, visitor_hash, week, now, now])
+        inserted, new_visitor, _weeks_written = cursor.fetchone()
+    return bool(inserted), bool(new_visitor)
+
+
+def _insert_if_new(model: type[models.Model], **values) -> bool:
+    """Insert a row unless it conflicts with a unique constraint; True if it was inserted.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (PostgreSQL, and SQLite
+    3.35+): unlike create() in a savepoint it needs no SAVEPOINT/RELEASE round trips and
+    raises no IntegrityError, which roughly halves the statements of a delivery. Under
+    concurrency PostgreSQL makes the second inserter wait for the first to commit.
+    """
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    # Only model metadata goes into the SQL text; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+def prune_webhook_rows() -> None:
+    """Delete the webhook's dedup rows (delivery keys, visitor hashes) of weeks older than the
+    retention window, so their storage stays bounded.
+
+    A successful sync calls this inside its write transaction. The webhook answers `too_old`
+    for those weeks, so a pruned key can never let an event be counted twice.
+    """
+    cutoff = oldest_tracked_week()
+    deliveries, _ = WebhookDelivery.objects.filter(week_start__lt=cutoff).delete()
+    visitors, _ = WeekVisitor.objects.filter(week_start__lt=cutoff).delete()
+    if deliveries or visitors:
+        logger.info(
+            "pruned webhook rows of weeks before %s: %d delivery keys, %d visitor hashes",
+            cutoff,
+            deliveries,
+            visitors,
+        )

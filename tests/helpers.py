@@ -1,0 +1,39 @@
+"""Helpers several test modules share: what is stored, and what PostHog says it should be."""
+
+import datetime as dt
+
+from metrics import weeks
+from metrics.models import WeeklyMetric
+
+# The one JSON presentation of a sync run (metrics.presentation.run_json), as documented in
+# docs/api.md; a caller that is not trusted does not see the private keys.
+PRIVATE_RUN_KEYS = frozenset({"started_by", "error", "changes"})
+PUBLIC_RUN_KEYS = frozenset(
+    {
+        "id", "status", "status_display", "trigger", "trigger_display", "dry_run", "forced",
+        "first_week", "last_week", "phase", "weeks_total", "weeks_done", "weeks_checked",
+        "weeks_created", "weeks_updated", "weeks_unchanged", "queries", "started_at",
+        "finished_at", "duration_seconds",
+    }
+)  # fmt: skip
+RUN_KEYS = PUBLIC_RUN_KEYS | PRIVATE_RUN_KEYS
+
+
+def stored_numbers() -> dict[dt.date, tuple[int, int]]:
+    """Every stored week's (visitors, pageviews), oldest first."""
+    return {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.order_by("week_start")}
+
+
+def truth(stub, settings) -> dict[dt.date, tuple[int, int]]:
+    """The stub's ground truth per week, cut with the configured week start and time zone."""
+    return stub.truth(tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
+
+
+def expected(stub, settings, first: dt.date | None = None) -> dict[dt.date, tuple[int, int]]:
+    """What a sync from `first` (default: the backfill's first week) to now must store: every
+    week, zero where PostHog has no events."""
+    current = weeks.current_week_start()
+    if first is None:
+        first = current - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
+    known = truth(stub, settings)
+    return {w: known.get(w, (0, 0)) for w in weeks.week_range(first, current)}
