@@ -119,15 +119,109 @@ def test_every_error_message_is_explained_in_troubleshooting(source, message):
     assert message.strip() in TROUBLESHOOTING, f"docs/troubleshooting.md does not explain {message!r}"
 
 
-@pytest.mark.parametrize(
-    "name", ["deploying", "scaling", "connecting-posthog", "scheduling", "troubleshooting"]
-)
+GUIDES = [
+    "connecting-posthog",
+    "configuration",
+    "scheduling",
+    "admin",
+    "api",
+    "deploying",
+    "scaling",
+    "troubleshooting",
+    "performance",
+    "development",
+]
+README = ROOT / "README.md"
+DOCS = sorted([README, *(ROOT / "docs").glob("*.md")])
+
+
+@pytest.mark.parametrize("name", GUIDES)
 def test_readme_links_each_guide_and_it_exists(name):
-    assert f"(docs/{name}.md)" in (ROOT / "README.md").read_text()
+    assert f"(docs/{name}.md)" in README.read_text()
     assert (ROOT / "docs" / f"{name}.md").is_file()
+
+
+def test_every_guide_in_docs_is_linked_from_the_readme():
+    assert sorted(path.stem for path in (ROOT / "docs").glob("*.md")) == sorted(GUIDES)
 
 
 def test_guides_link_only_to_guides_that_exist():
     for guide in (ROOT / "docs").glob("*.md"):
         for target in re.findall(r"\]\(([\w-]+\.md)[)#]", guide.read_text()):
             assert (ROOT / "docs" / target).is_file(), f"{guide.name} links to missing {target}"
+
+
+def test_readme_is_a_front_page_of_at_most_150_lines():
+    lines = len(README.read_text().splitlines())
+    assert lines <= 150, f"README.md has {lines} lines; move reference material to docs/"
+
+
+def _without_code_blocks(text: str) -> str:
+    return re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def _prose(text: str) -> str:
+    """The text without code blocks and inline code, where `](` is not a link."""
+    return re.sub(r"`[^`\n]*`", "", _without_code_blocks(text))
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", _without_code_blocks(path.read_text()), re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        candidate, n = slug, 0
+        while candidate in anchors:
+            n += 1
+            candidate = f"{slug}-{n}"
+        anchors.add(candidate)
+    return anchors
+
+
+@pytest.mark.parametrize("page", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
+def test_every_relative_link_resolves(page):
+    links = re.findall(r"\]\(<?([^)\s>]+)>?(?: \"[^\"]*\")?\)", _prose(page.read_text()))
+    relative = [link for link in links if not re.match(r"[a-z][a-z0-9+.-]*:", link)]
+    for link in relative:
+        target, _, anchor = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        assert path.is_file(), f"{page.name} links to {link}, which does not exist"
+        if anchor and path.suffix == ".md":
+            assert anchor in _anchors(path), f"{page.name} links to {link}: no such heading"
+    if page == README:
+        assert len(relative) >= 10, "README.md should link the guides in docs/"
+
+
+def test_benchmark_tables_keep_their_markers():
+    text = (ROOT / "docs" / "performance.md").read_text()
+    for name in ("sync", "webhook"):
+        assert text.count(f"<!-- bench:{name} -->") == 1 and text.count(f"<!-- /bench:{name} -->") == 1
+        inside = text.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
+        assert re.search(r"^\|.*\|$", inside, re.MULTILINE), f"bench:{name} holds no table"
+
+
+# How visitorsync/settings.py and gunicorn.conf.py read a variable: django-environ's typed
+# readers (env.str("X", ...), env.db("X") ...), os.environ.get("X") / os.environ["X"], and
+# gunicorn.conf.py's own _int("X", ...).
+_READS = re.compile(
+    r"""(?:\benv(?:\.\w+)?\(|\bos\.environ\.get\(|\bos\.environ\[|\bos\.getenv\(|\b_int\()\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
+
+
+def _variables_read() -> set[str]:
+    return {
+        name
+        for source in ("visitorsync/settings.py", "gunicorn.conf.py")
+        for name in _READS.findall((ROOT / source).read_text())
+    }
+
+
+def test_every_environment_variable_the_app_reads_is_in_the_configuration_table():
+    names = _variables_read()
+    # A parse that finds next to nothing has gone wrong; it must not pass by finding nothing.
+    assert len(names) >= 20, f"found only {sorted(names)} in settings.py and gunicorn.conf.py"
+    table = "\n".join(
+        line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines() if line.startswith("|")
+    )
+    missing = sorted(name for name in names if f"`{name}`" not in table)
+    assert not missing, f"docs/configuration.md's table does not document {missing}"
