@@ -17,28 +17,29 @@ from django.utils import timezone
 from metrics import tracker, webhook
 from metrics.models import SyncRun
 
-# The first matching type decides; order the more specific types first.
-_ERROR_STATUSES: tuple[tuple[type[Exception], HTTPStatus], ...] = (
-    (tracker.InvalidSyncRequest, HTTPStatus.BAD_REQUEST),
-    (tracker.InvalidPageview, HTTPStatus.BAD_REQUEST),
-    (tracker.SyncInProgress, HTTPStatus.CONFLICT),
-    (tracker.WipeoutRefused, HTTPStatus.UNPROCESSABLE_ENTITY),
-    # Not configured is our problem, not PostHog's: 503 rather than 502.
-    (tracker.NotConfigured, HTTPStatus.SERVICE_UNAVAILABLE),
-    (tracker.RecordingUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-    (tracker.SyncFailed, HTTPStatus.BAD_GATEWAY),
-    (tracker.ConnectionTestFailed, HTTPStatus.BAD_GATEWAY),
-    (webhook.WebhookNotConfigured, HTTPStatus.SERVICE_UNAVAILABLE),
-    (webhook.WebhookUnauthorized, HTTPStatus.UNAUTHORIZED),
-    (webhook.WebhookTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
-    (webhook.WebhookBadPayload, HTTPStatus.BAD_REQUEST),
+# The first row with a matching type decides, so more specific types come first: a sync that
+# failed because PostHog is not configured is our problem (503), not PostHog's (502).
+_ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
+    (
+        HTTPStatus.BAD_REQUEST,
+        (tracker.InvalidSyncRequest, tracker.InvalidPageview, webhook.WebhookBadPayload),
+    ),
+    (HTTPStatus.CONFLICT, (tracker.SyncInProgress,)),
+    (HTTPStatus.UNPROCESSABLE_ENTITY, (tracker.WipeoutRefused,)),
+    (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        (tracker.NotConfigured, tracker.RecordingUnavailable, webhook.WebhookNotConfigured),
+    ),
+    (HTTPStatus.BAD_GATEWAY, (tracker.SyncFailed, tracker.ConnectionTestFailed)),
+    (HTTPStatus.UNAUTHORIZED, (webhook.WebhookUnauthorized,)),
+    (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (webhook.WebhookTooLarge,)),
 )
 
 
 def http_status_for(err: Exception) -> HTTPStatus:
     """The HTTP answer to an error a door met, by its type."""
-    for error_type, status in _ERROR_STATUSES:
-        if isinstance(err, error_type):
+    for status, error_types in _ERROR_STATUSES:
+        if isinstance(err, error_types):
             return status
     return HTTPStatus.INTERNAL_SERVER_ERROR
 

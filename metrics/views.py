@@ -77,14 +77,13 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
     try:
         pageview = webhook.read_delivery(request)
     except webhook.WebhookError as err:
-        unauthorized = isinstance(err, webhook.WebhookUnauthorized)
+        status = http_status_for(err)
+        unauthorized = status == HTTPStatus.UNAUTHORIZED
         if unauthorized:
             logger.warning("webhook refused from %s: %s", request.META.get("REMOTE_ADDR"), err)
         else:
-            logger.debug("webhook refused (%s): %s", type(err).__name__, err)
-        response = error_response(
-            http_status_for(err), str(err), **({"field": err.field} if err.field else {})
-        )
+            logger.debug("webhook refused (%d): %s", status, err)
+        response = error_response(status, str(err), **({"field": err.field} if err.field else {}))
         if unauthorized:
             response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
         return response
@@ -99,6 +98,8 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
         response = error_response(http_status_for(err), f"{err} PostHog will retry this delivery.")
         response["Retry-After"] = "2"
         return response
+    except tracker.TrackerError as err:
+        return error_response(http_status_for(err), str(err))
     # One line per outcome; the event uuid is PostHog's id of the event, not of the visitor.
     logger.debug("webhook key=%s status=%s week=%s", pageview.uuid, result.status, result.week_start)
     return JsonResponse(result.as_json(), status=HTTPStatus.OK)

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from tests.helpers import CRON_SECRET, WEBHOOK_SECRET
 from tests.posthog_stub import PostHogStub, generate_events
 
 QUERY_URL = "https://us.posthog.com/api/projects/12345/query/"
@@ -14,6 +15,14 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr("metrics.posthog.sleep_for", waits.append)
     monkeypatch.setattr("metrics.posthog.monotonic_now", lambda: 1000.0 + sum(waits))
     return waits
+
+
+@pytest.fixture
+def endpoint_secrets(settings):
+    """Production-like secrets on the HTTP endpoints (tests.helpers names them), DEBUG off."""
+    settings.CRON_SECRET = CRON_SECRET
+    settings.POSTHOG_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.DEBUG = False
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ import datetime as dt
 from metrics import weeks
 from metrics.models import WeeklyMetric
 
+CRON_SECRET = "cron-secret-0123456789abcdef"
+WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789"
+
 # The one JSON presentation of a sync run (metrics.presentation.run_json), as documented in
 # docs/api.md; a caller that is not trusted does not see the private keys.
 PRIVATE_RUN_KEYS = frozenset({"started_by", "error", "changes"})

@@ -56,6 +56,22 @@ def production_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def serve_env(
+    *, database_url: str, port: int, static_root: Path, workers: int, threads: int, **overrides: str
+) -> dict[str, str]:
+    """production_env for `scripts/serve`: gunicorn on 127.0.0.1:`port` with this database."""
+    return production_env(
+        PYTHON=sys.executable,
+        DATABASE_URL=database_url,
+        ALLOWED_HOSTS="127.0.0.1",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_THREADS=str(threads),
+        STATIC_ROOT=str(static_root),
+        **overrides,
+    )
+
+
 def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `manage.py` as a separate process, the way a user types it."""
     command = [sys.executable, "manage.py", *args]

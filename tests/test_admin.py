@@ -155,7 +155,7 @@ def test_form_post_runs_the_sync_and_reports_it_as_a_message(admin_client, posth
     assert b"Largest changes" in response.content
 
 
-def test_form_post_dry_run_and_since(admin_client, posthog_stub, settings):
+def test_form_post_dry_run_and_since(admin_client, posthog_stub):
     since = weeks.current_week_start() - dt.timedelta(weeks=3)
     admin_client.post(SYNC_URL, {"since": since.isoformat(), "dry_run": "on"})
     run = SyncRun.objects.get()

@@ -58,6 +58,16 @@ def browser_page(monkeypatch):
             connections.close_all()
 
 
+def log_in_as_superuser(page, url: str) -> None:
+    """Open `url` as a new superuser would: the admin's login form first, then the page."""
+    User.objects.create_superuser("boss", password="a-long-test-password")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(url)
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     live_server, posthog_stub, settings, browser_page
@@ -68,14 +78,8 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     settings.VISITORSYNC_BACKFILL_WEEKS = 26
     settings.VISITORSYNC_CHUNK_WEEKS = 2
     posthog_stub.latency = 0.4
-    User.objects.create_superuser("boss", password="a-long-test-password")
-    ARTIFACTS.mkdir(exist_ok=True)
     page = browser_page
-
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in_as_superuser(page, f"{live_server.url}/admin/")
     expect(page.locator("#posthog-sync-module")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "admin-index.png")
     page.click("#posthog-sync-module a >> text=Sync with PostHog")
@@ -140,13 +144,8 @@ def test_unconfigured_setup_is_explained_on_the_sync_page(live_server, settings,
 
     settings.POSTHOG_API_KEY = ""
     settings.POSTHOG_PROJECT_ID = ""
-    User.objects.create_superuser("boss", password="a-long-test-password")
-    ARTIFACTS.mkdir(exist_ok=True)
     page = browser_page
-    page.goto(f"{live_server.url}/admin/sync/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in_as_superuser(page, f"{live_server.url}/admin/sync/")
     status = page.locator("#integration-status")
     expect(status).to_contain_text("Not configured")
     expect(status).to_contain_text("POSTHOG_PROJECT_ID is not set")

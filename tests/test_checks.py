@@ -1,4 +1,9 @@
+import subprocess
+import sys
+
 from django.core.management import call_command
+
+from tests.test_settings import ROOT, clean_environment, read_setting
 
 
 def test_missing_posthog_settings_are_reported(settings, capsys):
@@ -20,3 +25,48 @@ def test_stale_limit_shorter_than_a_query_is_reported(settings, capsys):
     settings.VISITORSYNC_SYNC_ABANDON_AFTER = 900
     call_command("check")
     assert "metrics.W004" not in capsys.readouterr().err
+
+
+def test_the_old_abandon_setting_name_still_works_and_is_reported():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=clean_environment(SECRET_KEY="x" * 50, VISITORSYNC_SYNC_STALE_AFTER="600"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "metrics.W005" in result.stderr
+    assert (
+        "VISITORSYNC_SYNC_STALE_AFTER is deprecated: rename it to VISITORSYNC_SYNC_ABANDON_AFTER"
+        in result.stderr
+    )
+    assert (
+        read_setting(
+            "VISITORSYNC_SYNC_ABANDON_AFTER", SECRET_KEY="x" * 50, VISITORSYNC_SYNC_STALE_AFTER="600"
+        ).stdout.strip()
+        == "600"
+    )
+
+
+def test_the_new_abandon_setting_wins_and_is_not_reported():
+    both = {"SECRET_KEY": "x" * 50, "VISITORSYNC_SYNC_ABANDON_AFTER": "300"}
+    assert read_setting("VISITORSYNC_SYNC_ABANDON_AFTER", **both).stdout.strip() == "300"
+    assert (
+        read_setting(
+            "VISITORSYNC_SYNC_ABANDON_AFTER", **both, VISITORSYNC_SYNC_STALE_AFTER="600"
+        ).stdout.strip()
+        == "300"
+    )
+    assert read_setting("VISITORSYNC_SYNC_ABANDON_AFTER", SECRET_KEY="x" * 50).stdout.strip() == "900"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=clean_environment(**both),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "metrics.W005" not in result.stderr

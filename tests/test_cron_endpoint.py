@@ -11,19 +11,13 @@ from django.urls import reverse
 
 from metrics import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import RUN_KEYS, expected, stored_numbers
+from tests.helpers import CRON_SECRET, RUN_KEYS, expected, stored_numbers
 from tests.posthog_stub import Event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 
-SECRET = "cron-secret-0123456789abcdef"
+SECRET = CRON_SECRET
 URL = "/api/cron/sync-visitors"
-
-
-@pytest.fixture(autouse=True)
-def cron_secret(settings):
-    settings.CRON_SECRET = SECRET
-    settings.DEBUG = False
 
 
 def auth(secret: str = SECRET) -> dict:
@@ -152,7 +146,7 @@ def test_get_and_post_run_a_full_sync_and_answer_the_summary(client, settings, p
     }
 
 
-def test_changes_show_before_and_after(client, posthog_stub, settings):
+def test_changes_show_before_and_after(client, posthog_stub):
     week = weeks.current_week_start() - dt.timedelta(weeks=1)
     WeeklyMetric.objects.create(week_start=week, visitors=999, pageviews=1999)
     body = client.post(URL, **auth()).json()

@@ -18,6 +18,7 @@ from tests.stack import (
     postgres_url_or_skip,
     process_group_alive,
     production_env,
+    serve_env,
     start_process,
     stop_group,
     wait_until_serving,
@@ -185,14 +186,8 @@ def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(tmp_path):
 def serve_on_fresh_database(database_url: str, tmp_path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = production_env(
-        PYTHON=sys.executable,
-        DATABASE_URL=database_url,
-        ALLOWED_HOSTS="127.0.0.1",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
-        GUNICORN_THREADS="2",
-        STATIC_ROOT=str(tmp_path / "static"),
+    env = serve_env(
+        database_url=database_url, port=port, static_root=tmp_path / "static", workers=1, threads=2
     )
     log_path = tmp_path / "serve.log"
     process = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=log_path)

@@ -8,19 +8,11 @@ from django.urls import reverse
 
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import PUBLIC_RUN_KEYS
+from tests.helpers import CRON_SECRET, PUBLIC_RUN_KEYS, WEBHOOK_SECRET
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 
 URL = "/api/sync"
-CRON_SECRET = "status-cron-secret-zzzzzzzzzz"
-WEBHOOK_SECRET = "status-webhook-secret-yyyyyyyy"
-
-
-@pytest.fixture(autouse=True)
-def secrets(settings):
-    settings.CRON_SECRET = CRON_SECRET
-    settings.POSTHOG_WEBHOOK_SECRET = WEBHOOK_SECRET
 
 
 def make_history(*, weeks_stored: int, runs: int) -> None:

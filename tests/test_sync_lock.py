@@ -62,7 +62,7 @@ def test_ten_concurrent_cron_requests_run_exactly_one_sync(live_server, posthog_
 
 
 @pytest.mark.django_db
-def test_every_trigger_shares_the_lock(client, settings, posthog_stub, caplog):
+def test_every_trigger_shares_the_lock(client, settings, posthog_stub):
     """A sync held by one door refuses the cron endpoint, the command and the crontab job."""
     settings.CRON_SECRET = SECRET
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.ADMIN, started_by="ana")

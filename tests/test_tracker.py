@@ -68,7 +68,7 @@ def test_weeks_absent_from_posthog_are_zero(posthog_stub, settings):
     assert all(m.posthog_visitors == 0 for m in WeeklyMetric.objects.filter(week_start__in=zero_weeks))
 
 
-def test_second_run_changes_nothing(posthog_stub, settings):
+def test_second_run_changes_nothing(posthog_stub):
     first = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     before = stored_numbers()
     second = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
@@ -78,7 +78,7 @@ def test_second_run_changes_nothing(posthog_stub, settings):
     assert second.changes == []
 
 
-def test_changes_record_before_and_after(posthog_stub, settings):
+def test_changes_record_before_and_after(posthog_stub):
     week = weeks.current_week_start() - dt.timedelta(weeks=1)
     WeeklyMetric.objects.create(week_start=week, visitors=99999, pageviews=99999)
     run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, since=week))
@@ -251,7 +251,7 @@ def test_increments_before_a_chunk_is_asked_are_replaced_by_posthogs_answer(post
     assert (metric.visitors, metric.pageviews) == (known[current][0] + 1, known[current][1] + 1)
 
 
-def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posthog_stub, settings):
+def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posthog_stub):
     """If another process expired this run's lock mid-query, the run must not write too."""
 
     class ExpiredDuringQuery(PostHogClient):
@@ -267,6 +267,71 @@ def test_a_run_presumed_dead_writes_nothing_and_keeps_the_abandoned_record(posth
     run = SyncRun.objects.get()
     assert caught.value.run.pk == run.pk
     assert (run.status, run.error) == (SyncRun.Status.FAILED, "Abandoned: no progress")
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_during_a_sync_is_recorded_as_interrupted_and_frees_the_lock(posthog_stub, settings, stop):
+    """Ctrl-C is not a bug: not "Internal error", and the next sync need not wait for the abandon limit."""
+    settings.VISITORSYNC_CHUNK_WEEKS = 4
+
+    class StoppedDuringSecondQuery(PostHogClient):
+        def weekly_counts(self, **kwargs):
+            if self.queries == 1:
+                raise stop()
+            return super().weekly_counts(**kwargs)
+
+    with pytest.raises(stop):
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, client=StoppedDuringSecondQuery()))
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == f"Interrupted ({stop.__name__}) before it finished; no number was changed."
+    assert "Internal error" not in run.error
+    assert WeeklyMetric.objects.count() == 0
+    # The lock is free at once.
+    assert tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER)).status == SyncRun.Status.SUCCEEDED
+
+
+def test_an_unexpected_error_is_recorded_as_internal_and_changes_nothing(posthog_stub):
+    class Broken(PostHogClient):
+        def weekly_counts(self, **kwargs):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER, client=Broken()))
+    run = SyncRun.objects.get()
+    assert (run.status, run.error) == (SyncRun.Status.FAILED, "Internal error: RuntimeError('boom')")
+    assert WeeklyMetric.objects.count() == 0
+
+
+def test_since_is_refused_for_a_list_of_weeks(posthog_stub):
+    current = weeks.current_week_start()
+    with pytest.raises(tracker.InvalidSyncRequest, match="since applies to a full sync"):
+        tracker.sync_weeks(tracker.SyncOptions(trigger=TRIGGER, since=current), week_starts=[current])
+    assert SyncRun.objects.count() == 0
+
+
+def test_every_error_a_door_meets_is_a_tracker_error():
+    """One family: a door catches TrackerError, and each error also means what Django expects."""
+    from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+
+    for error in (
+        tracker.InvalidSyncRequest,
+        tracker.UnknownWeek,
+        tracker.InvalidPageview,
+        tracker.NotConfigured,
+        tracker.ConnectionTestFailed,
+        tracker.RecordingUnavailable,
+        tracker.SyncInProgress,
+        tracker.SyncFailed,
+        tracker.SyncNotConfigured,
+        tracker.WipeoutRefused,
+        tracker.LockLost,
+    ):
+        assert issubclass(error, tracker.TrackerError), error
+    assert issubclass(tracker.InvalidSyncRequest, ValueError)
+    assert issubclass(tracker.UnknownWeek, ObjectDoesNotExist)
+    assert issubclass(tracker.SyncNotConfigured, tracker.SyncFailed)
+    assert issubclass(tracker.SyncNotConfigured, ImproperlyConfigured)
 
 
 def test_since_before_2000_is_refused_without_asking_posthog(posthog_stub, settings):
@@ -300,7 +365,7 @@ def test_sync_selected_weeks_and_by_id(posthog_stub, settings):
         tracker.sync_weeks(tracker.SyncOptions(trigger=TRIGGER), week_starts=[current + dt.timedelta(days=1)])
 
 
-def test_status_counts_runs_and_weeks(posthog_stub, settings, no_sleep, django_assert_num_queries):
+def test_status_counts_runs_and_weeks(posthog_stub, no_sleep, django_assert_num_queries):
     tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
     posthog_stub.fail_next(404)
     with pytest.raises(tracker.SyncFailed):

@@ -271,7 +271,7 @@ def test_trailing_slash_is_served_without_a_redirect(client):
 
 
 # --- Health document ---------------------------------------------------------------------------
-def test_get_is_a_health_document_without_secrets(client, settings):
+def test_get_is_a_health_document_without_secrets(client):
     response = client.get(URL)
     assert response.status_code == HTTPStatus.OK
     document = response.json()

@@ -35,6 +35,7 @@ from tests.stack import (
     process_group_alive,
     production_env,
     read_line,
+    serve_env,
     start_process,
     stop_group,
     wait_until_serving,
@@ -155,14 +156,12 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             assert stub_url, f"the stub did not say where it listens: {banner!r} {stub_log.read_text()}"
 
             port = free_port()
-            env = production_env(
-                PYTHON=sys.executable,
-                DATABASE_URL=database_url,
-                ALLOWED_HOSTS="127.0.0.1",
-                GUNICORN_BIND=f"127.0.0.1:{port}",
-                WEB_CONCURRENCY="2",
-                GUNICORN_THREADS="4",
-                STATIC_ROOT=str(tmp / "static"),
+            env = serve_env(
+                database_url=database_url,
+                port=port,
+                static_root=tmp / "static",
+                workers=2,
+                threads=4,
                 POSTHOG_HOST=stub_url.group(0),
                 POSTHOG_PROJECT_ID=PROJECT_ID,
                 POSTHOG_API_KEY=API_KEY,

@@ -10,9 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from metrics.webhook import sign
+from tests.helpers import WEBHOOK_SECRET as SECRET
 
 URL = "/api/webhooks/posthog"
-SECRET = "webhook-secret-for-tests-0123456789"
 # The Standard Webhooks test vector from POSTHOG.md.
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 VECTOR_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
