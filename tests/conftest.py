@@ -12,8 +12,8 @@ QUERY_URL = "https://us.posthog.com/api/projects/12345/query/"
 def no_sleep(monkeypatch):
     """Record the client's retry waits instead of sleeping; the client's clock advances by them."""
     waits: list[float] = []
-    monkeypatch.setattr("metrics.posthog.sleep_for", waits.append)
-    monkeypatch.setattr("metrics.posthog.monotonic_now", lambda: 1000.0 + sum(waits))
+    monkeypatch.setattr("metrics.posthog.client.sleep_for", waits.append)
+    monkeypatch.setattr("metrics.posthog.client.monotonic_now", lambda: 1000.0 + sum(waits))
     return waits
 
 

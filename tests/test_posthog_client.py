@@ -1,5 +1,6 @@
 """The PostHog client against `responses` mocks: what it sends, retries and refuses."""
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -17,7 +18,7 @@ FIRST = monday(2025, 1, 6)
 
 def client(**overrides) -> PostHogClient:
     config = PostHogConfig.from_settings()
-    return PostHogClient(posthog.dataclasses.replace(config, **overrides))
+    return PostHogClient(dataclasses.replace(config, **overrides))
 
 
 def rows_for(first: dt.date, count: int) -> list[list]:

@@ -13,9 +13,9 @@ Every door calls a function here (`from metrics import tracker`):
 - crontab job (`metrics.cron.sync_visitors_job`): `sync_all_metrics`.
 
 Every sync takes a `SyncOptions`. Every error a door can meet derives from `TrackerError`
-(`errors.py`). Inside: `sync.py` (the sync), `lock.py` (the running-run lock),
-`pageviews.py` (the webhook's counting), `status.py` (read-only selectors),
-`connection.py` (the connection test), `changes.py` (what a run changed).
+(`errors.py`). Inside: `sync.py` (the sync), `apply.py` (compare, wipe-out guard, write),
+`lock.py` (the lock), `pageviews.py` (the webhook's counting), `status.py` (read-only
+selectors), `connection.py` (the connection test), `changes.py` (what a run changed).
 """
 
 from metrics.tracker.changes import WeekChange

@@ -1,0 +1,101 @@
+"""The read-only history of every sync, however it was started."""
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from metrics import tracker
+from metrics.models import SyncRun
+from metrics.presentation import signed
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Read-only history: runs are written by the tracker only."""
+
+    list_display = [
+        "__str__",
+        "status_badge",
+        "trigger",
+        "started_by",
+        "started_at",
+        "duration_display",
+        "weeks_checked",
+        "weeks_created",
+        "weeks_updated",
+        "weeks_unchanged",
+        "queries",
+        "dry_run",
+    ]
+    list_display_links = ["__str__"]
+
+    class Media:
+        css = {"all": ["metrics/admin.css"]}
+
+    readonly_fields = ["status_badge", "duration_display", "changes_table"]
+    list_filter = ["status", "trigger", "dry_run"]
+    date_hierarchy = "started_at"
+    fieldsets = [
+        (None, {"fields": ["status_badge", "trigger", "started_by", "dry_run", "forced", "error"]}),
+        (
+            "Weeks",
+            {
+                "fields": [
+                    "first_week",
+                    "last_week",
+                    "weeks_checked",
+                    "weeks_created",
+                    "weeks_updated",
+                    "weeks_unchanged",
+                ]
+            },
+        ),
+        ("Changes, largest first", {"fields": ["changes_table"]}),
+        (
+            "Timing",
+            {"fields": ["started_at", "finished_at", "duration_display", "heartbeat_at", "phase", "queries"]},
+        ),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: SyncRun) -> str:
+        return format_html(
+            '<span class="vs-status vs-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj: SyncRun) -> str:
+        return f"{obj.duration.total_seconds():.1f} s" if obj.duration else "—"
+
+    @admin.display(description="Per-week changes")
+    def changes_table(self, obj: SyncRun) -> str:
+        changes = tracker.run_changes(obj)
+        if not changes:
+            return "No week changed." if obj.status == SyncRun.Status.SUCCEEDED else "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{c.week_start:%Y-%m-%d}",
+                    f"{'new' if c.created else f'{c.visitors_before:,}'} → {c.visitors_after:,}",
+                    f"{'new' if c.created else f'{c.pageviews_before:,}'} → {c.pageviews_after:,}",
+                    signed(c.visitors_delta) + " visitors",
+                )
+                for c in changes
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Week</th><th>Visitors</th><th>Pageviews</th><th>Change</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )

@@ -1,0 +1,218 @@
+"""The sync page of the WeeklyMetric admin: status, test connection, start a sync, progress.
+
+A custom admin view (`ModelAdmin.get_urls`), mixed into `WeeklyMetricAdmin`; every action
+goes through `metrics.tracker`.
+"""
+
+import datetime as dt
+from http import HTTPStatus
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from metrics import auth, background, tracker
+from metrics.forms import StartSyncForm
+from metrics.models import SyncRun
+from metrics.presentation import error_response, http_status_for, run_json, run_summary
+
+RECENT_RUNS = 20
+LARGEST_CHANGES = 10
+
+
+class SyncPageMixin:
+    """The sync page's URLs and views, for a ModelAdmin of WeeklyMetric."""
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("metrics.sync_weeklymetric")
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("sync/", wrap(self.sync_view), name="metrics_weeklymetric_sync"),
+            path(
+                "sync/test-connection/",
+                wrap(self.test_connection_view),
+                name="metrics_weeklymetric_test_connection",
+            ),
+            path(
+                "sync/runs/<int:run_id>/progress/",
+                wrap(self.sync_progress_view),
+                name="metrics_weeklymetric_sync_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def sync_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: status, history and the start form. POST: start a sync.
+
+        With `Accept: application/json` the sync runs in the background and the answer is
+        202 with the run id (409 when another sync holds the lock); without, it runs in the
+        request and the page shows the result as a message.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        form = StartSyncForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST":
+            if not self.has_sync_permission(request):
+                if wants_json:
+                    return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
+                raise PermissionDenied
+            if form.is_valid():
+                return self._start_sync(request, form, wants_json=wants_json)
+            if wants_json:
+                return error_response(
+                    HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
+                )
+        return TemplateResponse(
+            request, "admin/metrics/weeklymetric/sync.html", self._sync_context(request, form)
+        )
+
+    def _start_sync(self, request: HttpRequest, form: StartSyncForm, *, wants_json: bool) -> HttpResponse:
+        options = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.ADMIN,
+            since=form.cleaned_data["since"],
+            dry_run=form.cleaned_data["dry_run"],
+            started_by=request.user.get_username(),
+        )
+        try:
+            pending = tracker.start_sync_all_metrics(options)
+        except tracker.TrackerError as err:
+            if wants_json:
+                holder = _progress_json(err.run) if err.run else None
+                return error_response(http_status_for(err), str(err), running=holder)
+            self.message_user(request, str(err), messages.ERROR)
+            return redirect("admin:metrics_weeklymetric_sync")
+        if wants_json:
+            background.execute_in_background(pending)
+            return JsonResponse(_progress_json(pending.run), status=HTTPStatus.ACCEPTED)
+        try:
+            run = pending.execute()
+        except tracker.TrackerError as err:
+            self.message_user(
+                request, f"Sync #{pending.run.pk} failed; nothing was changed. {err}", messages.ERROR
+            )
+        else:
+            self.message_user(request, run_summary(run), messages.SUCCESS)
+        return redirect("admin:metrics_weeklymetric_sync")
+
+    def sync_progress_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        """JSON for the page to poll: weeks done of total and phase; the result once finished."""
+        if not self.has_view_permission(request):
+            return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to view syncs.")
+        run = SyncRun.objects.filter(pk=run_id).first()
+        if run is None:
+            return error_response(HTTPStatus.NOT_FOUND, f"There is no sync #{run_id}.")
+        data = _progress_json(run)
+        if run.status != SyncRun.Status.RUNNING:
+            data["result_html"] = render_to_string(
+                "admin/metrics/weeklymetric/sync_result.html", _result_context(run), request=request
+            )
+        return JsonResponse(data)
+
+    def test_connection_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: spend one trivial PostHog query and report the result as a message."""
+        if request.method != "POST":
+            return redirect("admin:metrics_weeklymetric_sync")
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        try:
+            report = tracker.check_connection()
+        except tracker.TrackerError as err:
+            self.message_user(request, f"Connection test failed. {err}", messages.ERROR)
+            return redirect("admin:metrics_weeklymetric_sync")
+        info = report.info
+        self.message_user(
+            request,
+            f"Connected to PostHog at {info.host}, project {info.project_id} "
+            f"({info.elapsed * 1000:.0f} ms)."
+            + (f" The project's time zone is {info.timezone}." if info.timezone else ""),
+            messages.SUCCESS,
+        )
+        for warning in report.warnings:
+            self.message_user(request, warning, messages.WARNING)
+        return redirect("admin:metrics_weeklymetric_sync")
+
+    def _sync_context(self, request: HttpRequest, form: StartSyncForm) -> dict:
+        status = tracker.get_sync_status()
+        return {
+            **self.admin_site.each_context(request),
+            "title": "Sync with PostHog",
+            "opts": self.opts,
+            "status": status,
+            "form": form,
+            "can_sync": self.has_sync_permission(request),
+            "recent_runs": SyncRun.objects.all()[:RECENT_RUNS],
+            "integrations": _integrations(status),
+            "posthog_host": settings.POSTHOG_HOST,
+            "posthog_project_id": settings.POSTHOG_PROJECT_ID,
+            "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
+            "week_start_day": settings.VISITORSYNC_WEEK_START.capitalize() + "s",
+            "stale_after_display": _hours(status.stale_after),
+            "running_progress_url": (
+                reverse("admin:metrics_weeklymetric_sync_progress", args=[status.running.pk])
+                if status.running
+                else ""
+            ),
+            **(_result_context(status.last_run) if status.last_run else {}),
+        }
+
+
+def _hours(delta: dt.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}" if hours < 48 else f"{hours / 24:g} days"
+
+
+def _integrations(status: tracker.SyncStatus) -> list[dict]:
+    """The secrets' state, by the one definition of "configured and usable" (metrics.auth)."""
+    webhook = auth.WebhookConfig.from_settings()
+    return [
+        {
+            "name": "Webhook authentication",
+            "configured": status.webhook_secret_configured,
+            "settings": [
+                ("POSTHOG_WEBHOOK_SECRET", "set" if webhook.secrets else "not set"),
+                (
+                    "POSTHOG_WEBHOOK_SIGNING_SECRET",
+                    "set but unusable" if webhook.problems else "set" if webhook.signing_keys else "not set",
+                ),
+            ],
+            "problems": list(webhook.problems),
+            "fix": "Set POSTHOG_WEBHOOK_SECRET (a shared secret you also put in the webhook's "
+            "Authorization header in PostHog) or POSTHOG_WEBHOOK_SIGNING_SECRET (the whsec_... "
+            "signing secret PostHog shows for the destination). See docs/connecting-posthog.md.",
+        },
+        {
+            "name": "Cron endpoint authentication",
+            "configured": status.cron_secret_configured,
+            "settings": [("CRON_SECRET", "set" if status.cron_secret_configured else "not set")],
+            "problems": [],
+            "fix": "Set CRON_SECRET to a long random string and send it from your scheduler. "
+            "See docs/scheduling.md.",
+        },
+    ]
+
+
+def _result_context(run: SyncRun) -> dict:
+    return {
+        "result_run": run,
+        "result_changes": tracker.run_changes(run)[:LARGEST_CHANGES],
+        "result_more_changes": max(0, len(run.changes) - LARGEST_CHANGES),
+    }
+
+
+def _progress_json(run: SyncRun) -> dict:
+    """The run for the sync page's script: the one JSON presentation plus the admin's links."""
+    return {
+        **run_json(run),
+        "started_at_display": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
+        "progress_url": reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]),
+        "detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk]),
+    }

@@ -1,0 +1,167 @@
+"""The WeeklyMetric list: the chart, the weeks with their growth, and "Sync selected weeks"."""
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from metrics import chart, tracker, weeks
+from metrics.admin.sync_page import SyncPageMixin
+from metrics.models import SyncRun, WeeklyMetric
+from metrics.presentation import run_summary, signed
+
+
+class SyncedFilter(admin.SimpleListFilter):
+    title = "synced with PostHog"
+    parameter_name = "synced"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Synced"), ("never", "Never synced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(synced_at__isnull=False)
+        if self.value() == "never":
+            return queryset.filter(synced_at__isnull=True)
+        return queryset
+
+
+@admin.register(WeeklyMetric)
+class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
+    list_display = ["week", "visitors_display", "pageviews_display", "growth", "last_synced", "since_sync"]
+    list_filter = [SyncedFilter]
+
+    class Media:
+        css = {"all": ["metrics/admin.css"]}
+
+    date_hierarchy = "week_start"
+    ordering = ["-week_start"]
+    actions = ["sync_selected_weeks"]
+    list_per_page = 52
+    fields = [
+        "week_start",
+        "visitors",
+        "pageviews",
+        "posthog_visitors",
+        "posthog_pageviews",
+        "synced_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Every number belongs to the sync and the webhook; a hand edit would be silently
+        # replaced by the next sync. A week can be added by hand and synced from the list.
+        synced = ["visitors", "pageviews", "posthog_visitors", "posthog_pageviews", "synced_at"]
+        return [*(["week_start"] if obj else []), *synced, "created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The stored week before each row, read by a correlated subquery rather than
+        # `with_previous()`'s window function: a window would only see the rows left by
+        # the list's filters and date hierarchy, so the first week shown would lose its
+        # growth. Still one query for the whole page.
+        before = WeeklyMetric.objects.filter(week_start__lt=OuterRef("week_start")).order_by("-week_start")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                previous_visitors=Subquery(before.values("visitors")[:1]),
+                previous_week_start=Subquery(before.values("week_start")[:1]),
+            )
+        )
+
+    @admin.display(description="Week", ordering="week_start")
+    def week(self, obj: WeeklyMetric) -> str:
+        start, end = obj.week_start, obj.week_end
+        last_day = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
+        return format_html(
+            '{}<div class="vs-quiet">{} to {}, {}</div>',
+            obj,
+            f"{start:%b} {start.day}",
+            last_day,
+            f"{end:%Y}",
+        )
+
+    @admin.display(description="Visitors", ordering="visitors")
+    def visitors_display(self, obj: WeeklyMetric) -> str:
+        return f"{obj.visitors:,}"
+
+    @admin.display(description="Pageviews", ordering="pageviews")
+    def pageviews_display(self, obj: WeeklyMetric) -> str:
+        return f"{obj.pageviews:,}"
+
+    @admin.display(description="vs. week before")
+    def growth(self, obj: WeeklyMetric) -> str:
+        previous_week = getattr(obj, "previous_week_start", None)
+        if isinstance(previous_week, str):  # some backends return the subquery's date as text
+            previous_week = dt.date.fromisoformat(previous_week)
+        exact = previous_week is not None and obj.week_start - previous_week == dt.timedelta(weeks=1)
+        change = obj.visitors_change(obj.previous_visitors if exact else None)
+        if change is None:
+            return ""
+        percent = round(change * 100, 1)
+        if obj.week_start == weeks.current_week_start():
+            # A week in progress against a whole week: shown, but not coloured as a trend.
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
+                "{}{}% so far</span>",
+                obj.previous_visitors,
+                "+" if percent > 0 else "",
+                percent,
+            )
+        if percent > 0:
+            return format_html(
+                '<span class="vs-up" title="from {}">▲ +{}%</span>', obj.previous_visitors, percent
+            )
+        if percent < 0:
+            return format_html(
+                '<span class="vs-down" title="from {}">▼ {}%</span>', obj.previous_visitors, percent
+            )
+        return format_html('<span class="vs-quiet" title="from {}">0%</span>', obj.previous_visitors)
+
+    @admin.display(description="Last synced", ordering="synced_at")
+    def last_synced(self, obj: WeeklyMetric) -> str:
+        if obj.synced_at is None:
+            return format_html('<span class="vs-quiet">{}</span>', "never")
+        return format_html(
+            '<span title="{}">{} ago</span>',
+            f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
+            timesince(obj.synced_at, depth=1),
+        )
+
+    @admin.display(description="Via webhook")
+    def since_sync(self, obj: WeeklyMetric) -> str:
+        if obj.webhook_visitors is None:
+            return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
+        return format_html(
+            '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
+        )
+
+    @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
+    def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> None:
+        options = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.ADMIN_ACTION, started_by=request.user.get_username()
+        )
+        try:
+            run = tracker.sync_weeks(options, week_starts=queryset.values_list("week_start", flat=True))
+        except tracker.TrackerError as err:
+            self.message_user(request, f"Nothing was changed. {err}", messages.ERROR)
+        else:
+            self.message_user(request, run_summary(run), messages.SUCCESS)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "weekly_chart": chart.weekly_chart(),
+            "sync_url": reverse("admin:metrics_weeklymetric_sync"),
+        }
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,39 @@
+"""PostHog's Query API: the one package that talks HTTP to PostHog.
+
+`client.py` holds the HTTP (a `requests.Session`, timeouts, retries, errors in words);
+`query.py` the HogQL it sends and how the answer is read; `config.py` the settings and what
+is wrong with them; `errors.py` the `PostHogError` family. The tracker calls
+`PostHogClient.weekly_counts` once per range of weeks it decides on.
+"""
+
+from metrics.posthog.client import ConnectionInfo, PostHogClient
+from metrics.posthog.config import PostHogConfig
+from metrics.posthog.errors import (
+    PostHogAuthError,
+    PostHogBadResponse,
+    PostHogError,
+    PostHogNotConfigured,
+    PostHogNotFound,
+    PostHogQueryRejected,
+    PostHogRateLimited,
+    PostHogUnavailable,
+)
+from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_counts_hogql
+
+__all__ = [
+    "ROW_LIMIT",
+    "ConnectionInfo",
+    "PostHogAuthError",
+    "PostHogBadResponse",
+    "PostHogClient",
+    "PostHogConfig",
+    "PostHogError",
+    "PostHogNotConfigured",
+    "PostHogNotFound",
+    "PostHogQueryRejected",
+    "PostHogRateLimited",
+    "PostHogUnavailable",
+    "WeekCount",
+    "WeeklyCounts",
+    "weekly_counts_hogql",
+]

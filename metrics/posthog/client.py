@@ -1,0 +1,250 @@
+"""The PostHog Query API client: the one place that talks HTTP to PostHog.
+
+It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
+call, with one grouped HogQL query (the tracker decides the ranges), retries what a retry
+can fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
+message tells the user what to do.
+"""
+
+import dataclasses
+import datetime as dt
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from metrics import weeks
+from metrics.posthog import errors
+from metrics.posthog.config import PostHogConfig
+from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_hogql
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "visitorsync/1.0 (+https://github.com/visitorsync; Django)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# PostHog allows 3 concurrent queries per project, shared by the whole team: keep at most
+# one in flight from this process (the sync lock keeps it to one across processes).
+_in_flight = threading.Lock()
+
+
+# Module functions rather than time.* directly, so tests can replace the passage of time.
+def sleep_for(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def monotonic_now() -> float:
+    return time.monotonic()
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionInfo:
+    """Result of a successful test query."""
+
+    host: str
+    project_id: str
+    timezone: str | None
+    elapsed: float
+
+
+class PostHogClient:
+    """Talks to PostHog's Query API. Not thread-safe per instance; one per sync."""
+
+    def __init__(
+        self,
+        config: PostHogConfig | None = None,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config or PostHogConfig.from_settings()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self._sleep = sleep or sleep_for
+        self._clock = clock or monotonic_now
+        self.queries = 0
+
+    def ensure_configured(self) -> None:
+        problems = self.config.problems()
+        if problems:
+            raise errors.PostHogNotConfigured("PostHog is not configured: " + " ".join(problems))
+
+    def weekly_counts(self, *, first_week: dt.date, last_week: dt.date) -> WeeklyCounts:
+        """PostHog's unique visitors and pageviews for every week from first through last.
+
+        One query (with its retries). Raises a `errors.PostHogError` unless the answer came back
+        complete, so a caller never mistakes a partial answer for weeks with zero visitors.
+        """
+        self.ensure_configured()
+        start, _ = weeks.week_bounds(first_week)
+        _, end = weeks.week_bounds(last_week)
+        body = self._query(
+            hogql=weekly_counts_hogql(week_mode=self.config.week_mode, tz_name=self.config.timezone),
+            values={"event": self.config.event, "start": _utc_iso(start), "end": _utc_iso(end)},
+            name=f"visitorsync weekly counts {first_week:%Y-%m-%d}..{last_week:%Y-%m-%d}",
+        )
+        return read_weekly_counts(body, first_week=first_week, last_week=last_week)
+
+    def test_connection(self) -> ConnectionInfo:
+        """Spend one trivial query to check host, project and key."""
+        self.ensure_configured()
+        started = self._clock()
+        body = self._query(hogql="SELECT 1", values={}, name="visitorsync connection test")
+        return ConnectionInfo(
+            host=self.config.host,
+            project_id=self.config.project_id,
+            timezone=body.get("timezone") if isinstance(body.get("timezone"), str) else None,
+            elapsed=self._clock() - started,
+        )
+
+    # --- internals ----------------------------------------------------------------------
+    def _query(self, *, hogql: str, values: dict[str, Any], name: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "query": {"kind": "HogQLQuery", "query": hogql},
+            "name": name,
+            "refresh": "force_blocking",
+        }
+        if values:
+            payload["query"]["values"] = values
+        headers = {
+            "Authorization": f"Bearer {self.config.api_key}",
+            "Accept": "application/json",
+        }
+        deadline = self._clock() + self.config.retry_deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            with _in_flight:
+                try:
+                    self.queries += 1
+                    response = self.session.post(
+                        self.config.query_url,
+                        json=payload,
+                        headers=headers,
+                        timeout=(self.config.connect_timeout, self.config.read_timeout),
+                        allow_redirects=False,
+                    )
+                except (requests.ConnectionError, requests.Timeout) as err:
+                    failure: errors.PostHogError = errors.PostHogUnavailable(
+                        f"Could not reach PostHog at {self.config.host} "
+                        f"({type(err).__name__}). Check POSTHOG_HOST and the network."
+                    )
+                    failure.__cause__ = err
+                    wait = self._backoff(attempt)
+                else:
+                    if 200 <= response.status_code < 300:
+                        return _json_object(response)
+                    failure = self._error_for(response)
+                    if response.status_code not in RETRY_STATUSES:
+                        raise failure
+                    wait = self._retry_after(response) or self._backoff(attempt)
+            if attempt >= self.config.max_attempts or self._clock() + wait > deadline:
+                logger.warning("PostHog query %r failed after %d attempts: %s", name, attempt, failure)
+                raise failure
+            logger.info(
+                "PostHog query %r attempt %d failed (%s); retrying in %.1fs", name, attempt, failure, wait
+            )
+            self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with full jitter, so clients that failed together do not
+        # come back together.
+        ceiling = min(self.config.retry_after_cap, 2.0**attempt)
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            # An HTTP date instead of seconds. A header we cannot read is no reason to fail
+            # the sync: fall back to our own backoff.
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if parsed.tzinfo is None:  # "-0000" means UTC with no stated zone
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            seconds = (parsed - dt.datetime.now(dt.UTC)).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
+        return max(0.0, min(seconds, self.config.retry_after_cap))
+
+    def _error_for(self, response: requests.Response) -> errors.PostHogError:
+        status = response.status_code
+        detail = _detail(response, secret=self.config.api_key)
+        host, project = self.config.host, self.config.project_id
+        if status in (401, 403):
+            return errors.PostHogAuthError(
+                f"PostHog rejected the API key ({status}: {detail}). Use a personal API key "
+                "(phx_...) with the 'Query Read' scope that has access to project "
+                f"{project}, and check it has not been revoked."
+            )
+        if status == 404:
+            return errors.PostHogNotFound(
+                f"PostHog has no project {project} at {host} (404). Check POSTHOG_PROJECT_ID "
+                "(the number in your PostHog URL) and POSTHOG_HOST (US or EU cloud)."
+            )
+        if status == 429:
+            return errors.PostHogRateLimited(
+                f"PostHog is rate limiting queries for this project ({detail}). The limit is "
+                "shared by your whole team; try again in a few minutes."
+            )
+        if 300 <= status < 400:
+            return errors.PostHogBadResponse(
+                f"PostHog answered a redirect ({status}) to {response.headers.get('Location')}. "
+                "Set POSTHOG_HOST to the final address (https, no path)."
+            )
+        if status == 400:
+            return errors.PostHogQueryRejected(
+                f"PostHog rejected the query (400: {detail}). This is likely a visitorsync bug "
+                "or an unsupported PostHog version; please report it."
+            )
+        if status >= 500:
+            return errors.PostHogUnavailable(
+                f"PostHog failed with {status} ({detail}). It is usually temporary; try "
+                "again later and check https://status.posthog.com."
+            )
+        return errors.PostHogBadResponse(f"PostHog answered {status} ({detail}).")
+
+
+def _utc_iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as err:
+        raise errors.PostHogBadResponse(
+            "PostHog answered with something that is not JSON. Check that POSTHOG_HOST is "
+            "PostHog's app host (https://us.posthog.com), not a proxy or the ingestion host."
+        ) from err
+    if not isinstance(body, dict):
+        raise errors.PostHogBadResponse("PostHog's answer is not a JSON object; nothing was stored.")
+    return body
+
+
+def _detail(response: requests.Response, *, secret: str) -> str:
+    """A short excerpt of an error answer, for messages that are logged and stored.
+
+    A proxy or debugging endpoint may echo the request back, so the API key is cut out
+    (before shortening, which could otherwise leave half of it).
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or response.reason or "").strip()
+    else:
+        text = str(body.get("detail") or body.get("code") or body) if isinstance(body, dict) else str(body)
+    if secret:
+        text = text.replace(secret, "[POSTHOG_API_KEY]")
+    return text[:200]
