@@ -28,7 +28,12 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
     (HTTPStatus.UNPROCESSABLE_ENTITY, (tracker.WipeoutRefused,)),
     (
         HTTPStatus.SERVICE_UNAVAILABLE,
-        (tracker.NotConfigured, tracker.RecordingUnavailable, webhook.WebhookNotConfigured),
+        (
+            tracker.NotConfigured,
+            tracker.DatabaseUnavailable,
+            tracker.RecordingUnavailable,
+            webhook.WebhookNotConfigured,
+        ),
     ),
     (HTTPStatus.BAD_GATEWAY, (tracker.SyncFailed, tracker.ConnectionTestFailed)),
     (HTTPStatus.UNAUTHORIZED, (webhook.WebhookUnauthorized,)),

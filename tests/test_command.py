@@ -80,7 +80,7 @@ def test_bad_date_is_a_command_error():
 def test_posthog_failure_is_a_command_error_and_changes_nothing(posthog_stub, no_sleep):
     WeeklyMetric.objects.create(week_start=weeks.current_week_start(), visitors=3, pageviews=4)
     posthog_stub.fail_next(404)
-    with pytest.raises(CommandError, match=r"Sync failed \(recorded as sync #\d+\): PostHog has no project"):
+    with pytest.raises(CommandError, match=r"Sync #\d+ failed: PostHog has no project"):
         run_command()
     assert list(WeeklyMetric.objects.values_list("visitors", "pageviews")) == [(3, 4)]
 

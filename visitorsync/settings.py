@@ -186,11 +186,12 @@ if VISITORSYNC_BACKFILL_WEEKS < 1 or not 1 <= VISITORSYNC_CHUNK_WEEKS <= 520:
         "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS between 1 and "
         "520 (a query's answer must stay below PostHog's row limit)."
     )
-# A sync whose process stopped reporting progress this long ago is presumed dead
-# ("abandoned"): marked failed and its lock released, so a crashed run cannot block every
-# later one. VISITORSYNC_SYNC_STALE_AFTER is its old name, still read (metrics.W005 warns).
+# A sync whose heartbeat stopped this long ago is presumed dead ("abandoned"): marked failed
+# and its lock released, so a killed process blocks other syncs for at most this long. A live
+# sync beats six times in this interval, also while it waits on PostHog.
+# VISITORSYNC_SYNC_STALE_AFTER is its old name, still read (metrics.W005 warns).
 VISITORSYNC_SYNC_ABANDON_AFTER = env.int(
-    "VISITORSYNC_SYNC_ABANDON_AFTER", default=env.int("VISITORSYNC_SYNC_STALE_AFTER", default=900)
+    "VISITORSYNC_SYNC_ABANDON_AFTER", default=env.int("VISITORSYNC_SYNC_STALE_AFTER", default=120)
 )
 # Old setting names found in the environment: name -> new name (reported by metrics.W005).
 VISITORSYNC_RENAMED_SETTINGS = {

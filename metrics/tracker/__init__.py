@@ -22,6 +22,7 @@ from metrics.tracker.changes import WeekChange
 from metrics.tracker.connection import ConnectionReport, check_connection
 from metrics.tracker.errors import (
     ConnectionTestFailed,
+    DatabaseUnavailable,
     InvalidPageview,
     InvalidSyncRequest,
     LockLost,
@@ -56,6 +57,7 @@ from metrics.tracker.sync import (
 __all__ = [
     "ConnectionReport",
     "ConnectionTestFailed",
+    "DatabaseUnavailable",
     "InvalidPageview",
     "InvalidSyncRequest",
     "LockLost",

@@ -66,6 +66,10 @@ class SyncNotConfigured(SyncFailed, NotConfigured):
     """The run failed before asking PostHog, because PostHog's settings are unusable."""
 
 
+class DatabaseUnavailable(SyncFailed):
+    """The database failed during the sync (dropped, locked); nothing changed, a retry may work."""
+
+
 class WipeoutRefused(SyncFailed):
     """PostHog's answer would zero weeks that hold visitors; refused unless forced."""
 

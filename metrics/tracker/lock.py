@@ -1,16 +1,19 @@
 """The sync lock: the one `running` SyncRun row, shared by every process and host.
 
 A partial unique index allows at most one running row, so inserting it takes the lock on
-SQLite and PostgreSQL alike. A run that stops beating its heartbeat for
-`VISITORSYNC_SYNC_ABANDON_AFTER` seconds is presumed dead: the next claim marks it
-abandoned (failed) and takes the lock.
+SQLite and PostgreSQL alike. A live run beats its heartbeat every sixth of
+`VISITORSYNC_SYNC_ABANDON_AFTER`, also while it waits on PostHog (`Heartbeat`, a thread with
+its own database connection); a run whose heartbeat stopped for that long is presumed dead:
+the next claim marks it abandoned (failed) and takes the lock.
 """
 
 import datetime as dt
 import logging
+import threading
+import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from metrics.models import SyncRun
@@ -88,6 +91,50 @@ def heartbeat(run: SyncRun, *, done: int, phase: str) -> None:
     SyncRun.objects.filter(pk=run.pk).update(weeks_done=done, phase=phase, heartbeat_at=now)
 
 
+def heartbeat_interval() -> float:
+    """Seconds between heartbeats: six beats fit in the abandon limit, so a live run is never
+    presumed dead because one or two beats were late."""
+    return settings.VISITORSYNC_SYNC_ABANDON_AFTER / 6
+
+
+class Heartbeat:
+    """Beats the run's heartbeat from a thread of its own while the caller waits (on PostHog).
+
+    The thread uses its own database connection and closes it when it stops. A beat that
+    fails (the database is down) is logged and tried again at the next interval: the caller
+    finds out about the database itself.
+    """
+
+    def __init__(self, run: SyncRun, *, interval: float | None = None) -> None:
+        self.run_id = run.pk
+        self.interval = interval or heartbeat_interval()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"visitorsync-heartbeat-{run.pk}", daemon=True
+        )
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as err:
+                    logger.warning("sync run=%s heartbeat failed: %s", self.run_id, err)
+                    connection.close()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+
 def still_held(run: SyncRun) -> bool:
     """True if `run` still holds the lock; locks the row until the caller's transaction ends.
 
@@ -107,3 +154,30 @@ def finish(run: SyncRun, *, status: str, error: str = "") -> None:
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
         **{field: getattr(run, field) for field in _FINISH_FIELDS}
     )
+
+
+# Pauses between attempts to record a failure after the database failed: about 8 s in all,
+# so a database that drops for a moment still gets the failure recorded and the lock freed.
+RECORD_FAILURE_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def fail(run: SyncRun, *, error: str) -> bool:
+    """Record the run as failed and release the lock, even if the database just failed under it.
+
+    The connection that ran the sync may be dead (a dropped server) or its file locked
+    (SQLite), so on a database error this closes it and tries again on a fresh one a few
+    times. Returns False if the database stayed unreachable: then the lock is freed as
+    abandoned after the abandon limit.
+    """
+    for pause in (None, *RECORD_FAILURE_PAUSES):
+        if pause is not None:
+            time.sleep(pause)
+            if connection.in_atomic_block:  # a caller's broken transaction: nothing to retry
+                return False
+            connection.close()  # the next query opens a new connection
+        try:
+            finish(run, status=SyncRun.Status.FAILED, error=error)
+            return True
+        except DatabaseError as err:
+            logger.warning("sync run=%s: could not record its failure yet: %s", run.pk, err)
+    return False

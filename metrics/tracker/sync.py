@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
 
 from metrics import weeks
@@ -22,6 +22,7 @@ from metrics.posthog import PostHogClient, PostHogError, PostHogNotConfigured, W
 from metrics.tracker import apply, lock
 from metrics.tracker.apply import Snapshot
 from metrics.tracker.errors import (
+    DatabaseUnavailable,
     InvalidSyncRequest,
     LockLost,
     SyncFailed,
@@ -174,7 +175,8 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
     queries_before = client.queries
     report = _Progress(run, progress)
     try:
-        stored, answer = _ask_posthog(client, week_starts=week_starts, report=report)
+        with lock.Heartbeat(run):
+            stored, answer = _ask_posthog(client, week_starts=week_starts, report=report)
         run.queries = client.queries - queries_before
         report(len(week_starts), "Comparing" if run.dry_run else "Writing")
         with transaction.atomic():
@@ -197,29 +199,41 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
         logger.error("sync run=%s trigger=%s: %s", run.pk, run.trigger, err)
         raise
     except WipeoutRefused as err:
-        lock.finish(run, status=SyncRun.Status.FAILED, error=str(err))
+        lock.fail(run, error=str(err))
         logger.error("sync run=%s trigger=%s refused: %s", run.pk, run.trigger, err)
         raise
     except PostHogError as err:
         run.queries = client.queries - queries_before
-        lock.finish(run, status=SyncRun.Status.FAILED, error=str(err))
+        lock.fail(run, error=str(err))
         logger.error(
             "sync run=%s trigger=%s failed after %d queries: %s", run.pk, run.trigger, run.queries, err
         )
         failure = SyncNotConfigured if isinstance(err, PostHogNotConfigured) else SyncFailed
         raise failure(str(err), run=run) from err
+    except DatabaseError as err:
+        # A dropped database server, or a SQLite file locked at write time. The failed
+        # transaction was rolled back; record the failure on a fresh connection.
+        message = (
+            f"The database failed during the sync ({type(err).__name__}: {str(err).strip()[:200]}); "
+            "nothing was changed. Check that the database is reachable, then sync again."
+        )
+        logger.error("sync run=%s trigger=%s: database failed: %s", run.pk, run.trigger, err)
+        run.queries = client.queries - queries_before
+        if not lock.fail(run, error=message):
+            limit = settings.VISITORSYNC_SYNC_ABANDON_AFTER
+            message += (
+                f" Its failure could not be recorded either, so sync #{run.pk} holds the lock until "
+                f"it is presumed dead, {limit} s after its last heartbeat (VISITORSYNC_SYNC_ABANDON_AFTER)."
+            )
+        raise DatabaseUnavailable(message, run=run) from err
     except Exception as err:
-        lock.finish(run, status=SyncRun.Status.FAILED, error=f"Internal error: {err!r}")
+        lock.fail(run, error=f"Internal error: {err!r}")
         logger.exception("sync run=%s trigger=%s crashed", run.pk, run.trigger)
         raise
     except BaseException as err:
         # Ctrl-C or a stopping process: not a bug. Release the lock now rather than after the
         # abandon limit; the write transaction (if it had begun) was rolled back.
-        lock.finish(
-            run,
-            status=SyncRun.Status.FAILED,
-            error=f"Interrupted ({type(err).__name__}) before it finished; no number was changed.",
-        )
+        lock.fail(run, error=f"Interrupted ({type(err).__name__}) before it finished; no number was changed.")
         logger.warning("sync run=%s trigger=%s interrupted (%s)", run.pk, run.trigger, type(err).__name__)
         raise
     logger.info(

@@ -56,8 +56,8 @@ class Command(BaseCommand):
         except (tracker.InvalidSyncRequest, tracker.SyncInProgress) as err:
             raise CommandError(str(err)) from None
         except tracker.SyncFailed as err:
-            where = f" (recorded as sync #{err.run.pk})" if err.run else ""
-            raise CommandError(f"Sync failed{where}: {err}") from None
+            which = f" #{err.run.pk}" if err.run else ""
+            raise CommandError(f"Sync{which} failed: {err}") from None
         self.stdout.write(self.style.SUCCESS(run_summary(run)))
         for line in change_lines(run):
             self.stdout.write(f"  {line}")
