@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from metrics import background, weeks
 from metrics.chart import build_chart
@@ -460,3 +461,56 @@ def test_progress_json_never_contains_secrets(admin_client, settings):
     run = SyncRun.objects.create(trigger=SyncRun.Trigger.ADMIN)
     body = admin_client.get(reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk])).content
     assert b"phx_do_not_leak" not in body and json.loads(body)["status"] == "running"
+
+
+# --- Run details need "Can view sync run" (issue 10, finding 4) --------------------------------
+def a_failed_run_with_details() -> SyncRun:
+    return SyncRun.objects.create(
+        trigger=SyncRun.Trigger.ADMIN,
+        status=SyncRun.Status.FAILED,
+        started_by="alice-the-admin",
+        error="PostHog has no project 999 at https://posthog.internal.example (404).",
+        changes=[{"week": "2025-03-10", "created": False, "visitors": [5, 7], "pageviews": [9, 11]}],
+        finished_at=timezone.now(),
+    )
+
+
+def test_without_view_syncrun_the_progress_endpoint_shows_no_run_details(client, db):
+    run = a_failed_run_with_details()
+    client.force_login(staff("counter", "view_weeklymetric"))
+    response = client.get(reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]))
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert body["status"] == "failed" and body["id"] == run.pk
+    for private in ("error", "started_by", "changes", "result_html", "detail_url"):
+        assert private not in body, private
+    text = response.content.decode()
+    assert "alice-the-admin" not in text and "posthog.internal.example" not in text
+
+
+def test_without_view_syncrun_the_sync_page_shows_no_history_or_errors(client, db):
+    a_failed_run_with_details()
+    client.force_login(staff("counter", "view_weeklymetric"))
+    page = client.get(SYNC_URL).content.decode()
+    assert "alice-the-admin" not in page and "posthog.internal.example" not in page
+    assert 'needs the permission "Can view sync run"' in page
+    assert reverse("admin:metrics_syncrun_change", args=[SyncRun.objects.get().pk]) not in page
+
+
+def test_with_view_syncrun_the_same_run_shows_its_details(client, viewer):
+    run = a_failed_run_with_details()
+    client.force_login(viewer)
+    body = client.get(reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk])).json()
+    assert body["started_by"] == "alice-the-admin" and "posthog.internal.example" in body["error"]
+    assert body["changes"] == run.changes and "result_html" in body
+    page = client.get(SYNC_URL).content.decode()
+    assert "alice-the-admin" in page and "posthog.internal.example" in page
+
+
+# --- Weeks come from PostHog and the webhook only (issue 10, finding 8) ----------------------
+def test_weeks_cannot_be_added_by_hand(admin_client):
+    assert admin_client.get(reverse("admin:metrics_weeklymetric_add")).status_code == HTTPStatus.FORBIDDEN
+    response = admin_client.post(reverse("admin:metrics_weeklymetric_add"), {"week_start": "0001-01-01"})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert WeeklyMetric.objects.count() == 0
+    assert reverse("admin:metrics_weeklymetric_add") not in admin_client.get(LIST_URL).content.decode()

@@ -451,3 +451,17 @@ def test_chunk_ranges_cover_every_week_once():
         (first + dt.timedelta(weeks=8), last),
     ]
     assert tracker.chunk_ranges(first, first, size=52) == [(first, first)]
+
+
+@pytest.mark.parametrize("ancient", [dt.date(1, 1, 1), dt.date(1990, 1, 1)])
+def test_a_stored_week_older_than_posthog_data_neither_crashes_nor_widens_the_sync(posthog_stub, ancient):
+    """Issue 10, finding 8: a week from year 1 made every full sync crash (OverflowError), and
+    one from 1990 cost 38 queries and created 1,927 empty weeks."""
+    WeeklyMetric.objects.create(week_start=ancient, visitors=3, pageviews=4)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.queries == 1 and run.weeks_checked == 12
+    assert run.first_week == weeks.current_week_start() - dt.timedelta(weeks=11)
+    kept = WeeklyMetric.objects.get(week_start=ancient)
+    assert (kept.visitors, kept.pageviews, kept.synced_at) == (3, 4, None)
+    assert WeeklyMetric.objects.count() == 13

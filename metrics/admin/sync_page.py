@@ -32,6 +32,10 @@ class SyncPageMixin:
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.sync_weeklymetric")
 
+    def has_view_runs_permission(self, request: HttpRequest) -> bool:
+        """A run's error, who started it and its changes are SyncRun details ("Can view sync run")."""
+        return request.user.has_perm("metrics.view_syncrun")
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -86,13 +90,20 @@ class SyncPageMixin:
             pending = tracker.start_sync_all_metrics(options)
         except tracker.TrackerError as err:
             if wants_json:
-                holder = _progress_json(err.run) if err.run else None
+                holder = (
+                    _progress_json(err.run, details=self.has_view_runs_permission(request))
+                    if err.run
+                    else None
+                )
                 return error_response(http_status_for(err), str(err), running=holder)
             self.message_user(request, str(err), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
         if wants_json:
             background.execute_in_background(pending)
-            return JsonResponse(_progress_json(pending.run), status=HTTPStatus.ACCEPTED)
+            return JsonResponse(
+                _progress_json(pending.run, details=self.has_view_runs_permission(request)),
+                status=HTTPStatus.ACCEPTED,
+            )
         try:
             run = pending.execute()
         except tracker.TrackerError as err:
@@ -110,8 +121,9 @@ class SyncPageMixin:
         run = SyncRun.objects.filter(pk=run_id).first()
         if run is None:
             return error_response(HTTPStatus.NOT_FOUND, f"There is no sync #{run_id}.")
-        data = _progress_json(run)
-        if run.status != SyncRun.Status.RUNNING:
+        details = self.has_view_runs_permission(request)
+        data = _progress_json(run, details=details)
+        if details and run.status != SyncRun.Status.RUNNING:
             data["result_html"] = render_to_string(
                 "admin/metrics/weeklymetric/sync_result.html", _result_context(run), request=request
             )
@@ -142,6 +154,7 @@ class SyncPageMixin:
 
     def _sync_context(self, request: HttpRequest, form: StartSyncForm) -> dict:
         status = tracker.get_sync_status()
+        can_view_runs = self.has_view_runs_permission(request)
         return {
             **self.admin_site.each_context(request),
             "title": "Sync with PostHog",
@@ -149,7 +162,8 @@ class SyncPageMixin:
             "status": status,
             "form": form,
             "can_sync": self.has_sync_permission(request),
-            "recent_runs": SyncRun.objects.all()[:RECENT_RUNS],
+            "can_view_runs": can_view_runs,
+            "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
@@ -161,7 +175,7 @@ class SyncPageMixin:
                 if status.running
                 else ""
             ),
-            **(_result_context(status.last_run) if status.last_run else {}),
+            **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
         }
 
 
@@ -208,11 +222,15 @@ def _result_context(run: SyncRun) -> dict:
     }
 
 
-def _progress_json(run: SyncRun) -> dict:
-    """The run for the sync page's script: the one JSON presentation plus the admin's links."""
+def _progress_json(run: SyncRun, *, details: bool) -> dict:
+    """The run for the sync page's script: the one JSON presentation plus the admin's links.
+
+    Without `details` ("Can view sync run") only the progress and counts: no error, no user,
+    no changes, no link to the run's page.
+    """
     return {
-        **run_json(run),
+        **run_json(run, trusted=details),
         "started_at_display": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
         "progress_url": reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]),
-        "detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk]),
+        **({"detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk])} if details else {}),
     }

@@ -54,17 +54,19 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
         "updated_at",
     ]
 
-    def get_readonly_fields(self, request, obj=None):
-        # Every number belongs to the sync and the webhook; a hand edit would be silently
-        # replaced by the next sync. A week can be added by hand and synced from the list.
-        synced = ["visitors", "pageviews", "posthog_visitors", "posthog_pageviews", "synced_at"]
-        return [*(["week_start"] if obj else []), *synced, "created_at", "updated_at"]
+    # Every week and number comes from PostHog (a sync) and the webhook: a hand-added week
+    # could be any date (year 1 made every later sync crash), and a hand edit would be
+    # silently replaced by the next sync. A sync with "since" adds older weeks.
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # The stored week before each row, read by a correlated subquery rather than
-        # `with_previous()`'s window function: a window would only see the rows left by
-        # the list's filters and date hierarchy, so the first week shown would lose its
-        # growth. Still one query for the whole page.
+        # The stored week before each row, read by a correlated subquery rather than a
+        # window function: a window would only see the rows left by the list's filters and
+        # date hierarchy, so the first week shown would lose its growth. Still one query
+        # for the whole page.
         before = WeeklyMetric.objects.filter(week_start__lt=OuterRef("week_start")).order_by("-week_start")
         return (
             super()

@@ -145,7 +145,11 @@ def _all_weeks(*, since: dt.date | None) -> list[dt.date]:
                 f"since={since} is in the future; give a date in a past or the current week."
             )
     else:
-        stored = WeeklyMetric.objects.aggregate(first=Min("week_start"), synced=Max("synced_at"))
+        # A row older than PostHog's data (put there by hand or SQL) must not make every
+        # sync crash on year-1 arithmetic or spend thousands of queries: it is ignored.
+        stored = WeeklyMetric.objects.filter(week_start__gte=weeks.EARLIEST_DAY).aggregate(
+            first=Min("week_start"), synced=Max("synced_at")
+        )
         backfill_from = last - weeks.ONE_WEEK * (settings.VISITORSYNC_BACKFILL_WEEKS - 1)
         earliest = weeks.week_start_for_date(stored["first"]) if stored["first"] else backfill_from
         # Weeks the webhook created before the first sync are not history: still backfill.
