@@ -7,6 +7,7 @@ tests/test_production.py and tests/test_whole_system.py.
 
 import contextlib
 import os
+import re
 import secrets
 import select
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +127,34 @@ def fetch(url: str, **headers: str):
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers, err.read()
+
+
+def admin_session(base: str, *, username: str, password: str) -> requests.Session:
+    """A browser-like session logged into the admin behind a TLS proxy: the login page, its
+    CSRF token, the credentials, the proxy's X-Forwarded-Proto on every request."""
+    session = requests.Session()
+    session.headers.update({"X-Forwarded-Proto": "https", "User-Agent": "Mozilla/5.0 (whole-system test)"})
+    login = session.get(f"{base}/admin/login/?next=/admin/", timeout=30)
+    assert login.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+    assert token and "csrftoken" in session.cookies
+    origin = base.replace("http://", "https://")  # the browser is on the proxy's https origin
+    response = session.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+        },
+        headers={"Origin": origin, "Referer": f"{origin}/admin/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 302, response.text[:2000]
+    assert response.headers["Location"] == "/admin/"
+    assert "sessionid" in session.cookies
+    return session
 
 
 # --- Processes ------------------------------------------------------------------------------

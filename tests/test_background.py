@@ -4,6 +4,7 @@ import pytest
 
 from metrics import background, tracker
 from metrics.models import SyncRun, WeeklyMetric
+from metrics.task_backends import ThreadBackend
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,3 +41,41 @@ def test_a_failed_background_sync_is_recorded_and_frees_the_lock(posthog_stub, n
 
 def test_waiting_for_an_unknown_run_returns_at_once():
     assert background.wait_for(10**9, timeout=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_sync_the_queue_refuses_gives_its_lock_back(posthog_stub, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("queue is down")
+
+    pending = tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN))
+    monkeypatch.setattr(ThreadBackend, "enqueue", refuse)
+    with pytest.raises(RuntimeError, match="queue is down"):
+        background.execute_in_background(pending)
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == "Could not start the sync in the background (RuntimeError: queue is down)."
+    assert posthog_stub.query_count == 0
+    assert tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON)).status == "succeeded"
+
+
+def test_a_queued_sync_that_lost_its_lock_is_not_run(posthog_stub, db):
+    """A task that waited in the queue past the abandon limit must not sync on top of a newer run."""
+    pending = tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN))
+    SyncRun.objects.filter(pk=pending.run.pk).update(status=SyncRun.Status.FAILED, error="Abandoned")
+    assert tracker.execute_claimed_sync(pending.run.pk) is None
+    assert posthog_stub.query_count == 0 and WeeklyMetric.objects.count() == 0
+
+
+def test_a_worker_runs_the_claimed_sync_from_its_id(posthog_stub, settings, db):
+    pending = tracker.start_sync_all_metrics(
+        tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN, dry_run=True, started_by="ann")
+    )
+    run = tracker.execute_claimed_sync(pending.run.pk)
+    assert run.pk == pending.run.pk and run.status == SyncRun.Status.SUCCEEDED
+    assert (run.dry_run, run.started_by, run.weeks_checked) == (
+        True,
+        "ann",
+        settings.VISITORSYNC_BACKFILL_WEEKS,
+    )
+    assert WeeklyMetric.objects.count() == 0  # a dry run, as claimed

@@ -45,6 +45,8 @@ MESSAGES = [
     ("metrics/tracker/sync.py", "before it finished; no number was changed."),
     ("metrics/tracker/sync.py", "since applies to a full sync, not to a list of weeks."),
     ("metrics/tracker/sync.py", "The database failed during the sync ("),
+    ("metrics/background.py", "Could not start the sync in the background ("),
+    ("visitorsync/settings.py", "VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not "),
     ("metrics/tracker/sync.py", " Its failure could not be recorded either, so sync #"),
     ("metrics/checks.py", " is deprecated: rename it to "),
     ("metrics/webhook.py", " is not valid Unicode text."),

@@ -28,6 +28,7 @@ import requests
 from tests.posthog_stub import Event, dump_events, generate_events, weekly_truth
 from tests.stack import (
     ROOT,
+    admin_session,
     free_port,
     fresh_postgres_database,
     manage,
@@ -205,28 +206,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def admin(stack) -> requests.Session:
     """A browser-like session logged into the admin: login page, CSRF token, credentials."""
-    session = requests.Session()
-    session.headers.update({"X-Forwarded-Proto": "https", "User-Agent": "Mozilla/5.0 (whole-system test)"})
-    login = session.get(f"{stack.base}/admin/login/?next=/admin/", timeout=TIMEOUT)
-    assert login.status_code == HTTPStatus.OK
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
-    assert token and "csrftoken" in session.cookies
-    origin = stack.base.replace("http://", "https://")  # the browser is on the proxy's https origin
-    response = session.post(
-        f"{stack.base}/admin/login/?next=/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": ADMIN_USER,
-            "password": ADMIN_PASSWORD,
-            "next": "/admin/",
-        },
-        headers={"Origin": origin, "Referer": f"{origin}/admin/login/"},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-    assert response.status_code == HTTPStatus.FOUND, response.text[:2000]
-    assert response.headers["Location"] == "/admin/"
-    assert "sessionid" in session.cookies
+    session = admin_session(stack.base, username=ADMIN_USER, password=ADMIN_PASSWORD)
     yield session
     session.close()
 

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_crontab",
+    "django_tasks",
+    "django_tasks_db",
     "metrics",
 ]
 
@@ -201,6 +203,21 @@ VISITORSYNC_RENAMED_SETTINGS = {
 }
 # When scheduled syncs run (crontab job; also what "stale" in the status is measured by).
 VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 * * *")
+
+# Where a sync started from the admin page runs (Django's Tasks interface): "thread", a
+# thread of the web process that served the click (one small server); or "database", a
+# queue in the database that `manage.py db_worker` processes, so the sync survives a deploy
+# or a worker restart, and several app servers share one queue. See docs/scaling.md.
+_TASK_BACKENDS = {
+    "thread": "metrics.task_backends.ThreadBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+VISITORSYNC_TASK_BACKEND = env.str("VISITORSYNC_TASK_BACKEND", default="thread").strip().lower()
+if VISITORSYNC_TASK_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not {VISITORSYNC_TASK_BACKEND!r}."
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[VISITORSYNC_TASK_BACKEND]}}
 
 # --- Webhook (PostHog HTTP Webhook destination -> /api/webhooks/posthog) --------------
 # Read without django-environ's interpolation: a secret may start with "$", which

@@ -5,9 +5,10 @@ Every door calls a function here (`from metrics import tracker`):
 - webhook (`metrics.views.posthog_webhook`): `record_pageview`;
 - cron endpoint (`metrics.views.cron_sync_visitors`): `sync_all_metrics`; the status
   endpoint (`metrics.views.sync_status`): `get_sync_status`;
-- admin sync page (`metrics.admin.WeeklyMetricAdmin`): `start_sync_all_metrics` (run by
-  `metrics.background`), `check_connection`, `get_sync_status`, `run_changes`; its action
-  "Sync selected weeks": `sync_weeks`;
+- admin sync page (`metrics.admin.WeeklyMetricAdmin`): `start_sync_all_metrics`, then
+  `execute_claimed_sync` in a task (`metrics.tasks`, run by a thread or a worker),
+  `check_connection`, `get_sync_status`, `run_changes`; its action "Sync selected weeks":
+  `sync_weeks`;
 - management command (`manage.py sync_visitors`): `sync_all_metrics`, `sync_weeks`,
   `sync_metric_by_id`, `get_sync_status`;
 - crontab job (`metrics.cron.sync_visitors_job`): `sync_all_metrics`.
@@ -48,6 +49,7 @@ from metrics.tracker.sync import (
     ProgressCallback,
     SyncOptions,
     chunk_ranges,
+    execute_claimed_sync,
     start_sync_all_metrics,
     sync_all_metrics,
     sync_metric_by_id,
@@ -79,6 +81,7 @@ __all__ = [
     "WipeoutRefused",
     "check_connection",
     "chunk_ranges",
+    "execute_claimed_sync",
     "get_sync_status",
     "oldest_tracked_week",
     "record_pageview",

@@ -72,6 +72,10 @@ class PendingSync:
         """Run the sync; returns the finished SyncRun or raises SyncFailed (recorded)."""
         return _execute(self, progress=progress)
 
+    def cancel(self, *, reason: str) -> None:
+        """Give the lock back without asking PostHog (the sync could not be handed on)."""
+        lock.fail(self.run, error=reason)
+
 
 # --- Entry points ----------------------------------------------------------------------------
 def sync_all_metrics(options: SyncOptions, *, progress: ProgressCallback | None = None) -> SyncRun:
@@ -117,6 +121,24 @@ def sync_metric_by_id(
     if week is None:
         raise UnknownWeek(f"No stored week has id {metric_id}.")
     return sync_weeks(options, week_starts=[week], progress=progress)
+
+
+def execute_claimed_sync(run_id: int) -> SyncRun | None:
+    """Run the full sync whose lock `start_sync_all_metrics` took, maybe in another process.
+
+    A task worker calls this with the run's id. Returns the finished SyncRun, or None when
+    the run no longer holds the lock (it was presumed dead while it waited in the queue);
+    raises like `sync_all_metrics` otherwise.
+    """
+    run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
+    if run is None:
+        logger.warning("sync run=%s no longer holds the lock; not running it", run_id)
+        return None
+    options = SyncOptions(
+        trigger=run.trigger, dry_run=run.dry_run, force=run.forced, started_by=run.started_by
+    )
+    week_starts = list(weeks.week_range(run.first_week, run.last_week))
+    return PendingSync(run=run, week_starts=week_starts, options=options, client=PostHogClient()).execute()
 
 
 def chunk_ranges(first_week: dt.date, last_week: dt.date, *, size: int) -> list[tuple[dt.date, dt.date]]:
