@@ -493,7 +493,7 @@ def test_without_view_syncrun_the_sync_page_shows_no_history_or_errors(client, d
     client.force_login(staff("counter", "view_weeklymetric"))
     page = client.get(SYNC_URL).content.decode()
     assert "alice-the-admin" not in page and "posthog.internal.example" not in page
-    assert 'needs the permission "Can view sync run"' in page
+    assert "needs the “Can view sync run” permission" in page
     assert reverse("admin:metrics_syncrun_change", args=[SyncRun.objects.get().pk]) not in page
 
 

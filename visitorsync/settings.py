@@ -47,7 +47,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_crontab",
     "django_tasks",
-    "django_tasks_db",
     "metrics",
 ]
 
@@ -218,6 +217,9 @@ if VISITORSYNC_TASK_BACKEND not in _TASK_BACKENDS:
         f"VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not {VISITORSYNC_TASK_BACKEND!r}."
     )
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[VISITORSYNC_TASK_BACKEND]}}
+if VISITORSYNC_TASK_BACKEND == "database":
+    # Its queue table (created by `migrate`), its worker command and its admin pages.
+    INSTALLED_APPS.append("django_tasks_db")
 
 # --- Webhook (PostHog HTTP Webhook destination -> /api/webhooks/posthog) --------------
 # Read without django-environ's interpolation: a secret may start with "$", which
