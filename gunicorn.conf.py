@@ -30,8 +30,8 @@ def _int(name: str, default: int) -> int:
 # Where to listen: loopback unless told otherwise. A gthread worker gives a thread to a
 # connection as soon as its first byte arrives and keeps it until the request is complete,
 # so a few clients that send slowly hold every thread (WEB_CONCURRENCY x GUNICORN_THREADS)
-# and nothing else is answered. Only a proxy that buffers whole requests should reach
-# gunicorn (docs/deploying.md, "Proxy and TLS").
+# and nothing else is answered. Only a proxy that buffers whole requests (nginx with
+# deploy/nginx/visitorsync.conf) should reach gunicorn; docs/deploying.md explains.
 # PORT is what Heroku, Render and Fly set: their router is in front and must reach
 # gunicorn on every interface, so PORT means 0.0.0.0:$PORT. GUNICORN_BIND wins over both.
 if os.environ.get("GUNICORN_BIND", "").strip():

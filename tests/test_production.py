@@ -138,7 +138,7 @@ def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
 
 
 def test_gunicorn_listens_on_loopback_unless_port_or_bind_is_set(monkeypatch):
-    # Slow clients hold gunicorn's threads (docs/deploying.md §5), so by default only a
+    # Slow clients hold gunicorn's threads (tests/test_proxy.py), so by default only a
     # proxy on the same host can reach it; an empty value counts as unset.
     assert gunicorn_config(monkeypatch, PORT="", GUNICORN_BIND=" ")["bind"] == "127.0.0.1:8000"
     # A platform's router sets PORT and reaches gunicorn from outside its container.
