@@ -27,8 +27,19 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {value!r}.") from None
 
 
-# PORT is what Heroku, Render and Fly set; GUNICORN_BIND wins when both are set.
-bind = os.environ.get("GUNICORN_BIND", "").strip() or f"0.0.0.0:{_int('PORT', 8000)}"
+# Where to listen: loopback unless told otherwise. A gthread worker gives a thread to a
+# connection as soon as its first byte arrives and keeps it until the request is complete,
+# so a few clients that send slowly hold every thread (WEB_CONCURRENCY x GUNICORN_THREADS)
+# and nothing else is answered. Only a proxy that buffers whole requests (nginx with
+# deploy/nginx/visitorsync.conf) should reach gunicorn; docs/deploying.md explains.
+# PORT is what Heroku, Render and Fly set: their router is in front and must reach
+# gunicorn on every interface, so PORT means 0.0.0.0:$PORT. GUNICORN_BIND wins over both.
+if os.environ.get("GUNICORN_BIND", "").strip():
+    bind = os.environ["GUNICORN_BIND"].strip()
+elif os.environ.get("PORT", "").strip():
+    bind = f"0.0.0.0:{_int('PORT', 8000)}"
+else:
+    bind = "127.0.0.1:8000"
 
 # Processes: WEB_CONCURRENCY is the platforms' convention. Two survive one crashing and
 # fit in 512 MB; raise it on bigger machines (each process holds its own DB connections).

@@ -119,7 +119,7 @@ def gunicorn_config(monkeypatch, **env: str) -> dict:
 
 def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
     config = gunicorn_config(monkeypatch)
-    assert config["bind"] == "0.0.0.0:8000"
+    assert config["bind"] == "127.0.0.1:8000"  # only the proxy on this host reaches it
     assert config["worker_class"] == "gthread"
     assert config["workers"] == 2 and config["threads"] == 4
     assert config["accesslog"] == "-"
@@ -135,6 +135,15 @@ def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
     assert config["timeout"] > one_query
     assert config["graceful_timeout"] > one_query
     assert config["timeout"] >= django_settings.VISITORSYNC_SYNC_ABANDON_AFTER
+
+
+def test_gunicorn_listens_on_loopback_unless_port_or_bind_is_set(monkeypatch):
+    # Slow clients hold gunicorn's threads (tests/test_proxy.py), so by default only a
+    # proxy on the same host can reach it; an empty value counts as unset.
+    assert gunicorn_config(monkeypatch, PORT="", GUNICORN_BIND=" ")["bind"] == "127.0.0.1:8000"
+    # A platform's router sets PORT and reaches gunicorn from outside its container.
+    assert gunicorn_config(monkeypatch, PORT="5000")["bind"] == "0.0.0.0:5000"
+    assert gunicorn_config(monkeypatch, GUNICORN_BIND="0.0.0.0:8000")["bind"] == "0.0.0.0:8000"
 
 
 def test_gunicorn_reads_port_bind_and_sizes_from_the_environment(monkeypatch):
