@@ -10,6 +10,7 @@ Each connection is a pair of sockets pumped by one thread with `select`; a stopp
 closes everything it opened.
 """
 
+import contextlib
 import select
 import socket
 import struct
@@ -116,11 +117,7 @@ class TcpProxy:
 
 def _reset(sock: socket.socket) -> None:
     """Close with an RST rather than a FIN, as a crashed server or cut network does."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass
