@@ -340,6 +340,60 @@ def test_database_that_stays_unavailable_is_503_so_posthog_retries(client, caplo
     assert rows() == (0, 0, 0)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_database_details_are_logged_not_answered(client, caplog):
+    """The driver's message names the database's host, address and port: the log gets it,
+    the answer (which PostHog shows in its logs) does not."""
+    driver = 'could not connect to server at "db.internal" (10.1.2.3), port 5432'
+    with caplog.at_level(logging.ERROR), failing_delivery_inserts(failures=None, message=driver):
+        response = post(client, pageview())
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"]
+    assert response.json() == {
+        "ok": False,
+        "error": "The database is unavailable right now; PostHog will retry this delivery.",
+    }
+    for secret in ("db.internal", "10.1.2.3", "5432"):
+        assert secret not in response.content.decode()
+    assert any("db.internal" in r.getMessage() and "10.1.2.3" in r.getMessage() for r in caplog.records)
+
+
+def metrics_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("metrics")]
+
+
+CONTROL = "evil\nFAKE webhook key=forged status=counted\r\x1b[31m"
+ESCAPED = "evil\\nFAKE webhook key=forged status=counted\\r\\x1b[31m"
+
+
+def test_control_characters_from_a_delivery_are_escaped_in_the_log(client, caplog):
+    """An event uuid (or a peer address) with a newline or a terminal escape must not start
+    a forged log line or colour the operator's terminal: one line, escapes visible."""
+    caplog.set_level(logging.DEBUG, logger="metrics")
+    assert post(client, pageview(uuid=CONTROL)).json()["status"] == "counted"
+    refused = client.post(
+        URL, data=encode(pageview()), content_type="application/json", REMOTE_ADDR="10.0.0.1\n" + CONTROL
+    )
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    lines = metrics_lines(caplog)
+    assert any(ESCAPED in line and "key=" in line for line in lines), lines
+    assert any(ESCAPED in line and "10.0.0.1\\n" in line for line in lines), lines
+    for line in lines:
+        assert not any(char in line for char in "\n\r\x1b"), repr(line)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_characters_in_a_database_error_are_escaped_in_the_log(client, caplog):
+    caplog.set_level(logging.DEBUG, logger="metrics")
+    with failing_delivery_inserts(failures=None, message="server closed\nthe connection\x1b[0m"):
+        response = post(client, pageview(uuid=CONTROL))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    lines = metrics_lines(caplog)
+    assert any("server closed\\nthe connection\\x1b[0m" in line and ESCAPED in line for line in lines)
+    for line in lines:
+        assert not any(char in line for char in "\n\r\x1b"), repr(line)
+
+
 # --- Pruning and checks ------------------------------------------------------------------------
 def test_sync_prunes_dedup_rows_older_than_the_retention_window(posthog_stub, settings):
     settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 3

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from metrics import weeks
+from metrics.logsafe import loggable
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
 from metrics.tracker.errors import InvalidPageview, RecordingUnavailable
 
@@ -53,6 +54,9 @@ class PageviewResult:
 # still locked after its busy timeout. PostHog waits 10 s for an answer, so keep it short.
 RECORD_RETRY_PAUSES = (0.05, 0.25)
 VISITOR_HASH_PURPOSE = "visitorsync.webhook.week-visitor"
+# What a caller may show; the driver's own message (host, address, port) goes to the log only.
+UNAVAILABLE = "The database is unavailable right now; nothing was recorded (the log says why)."
+FAILED = "The database failed to record the pageview; nothing was recorded (the log says why)."
 
 
 def record_pageview(
@@ -93,14 +97,14 @@ def record_pageview(
             pause = next(pauses, None)
             # Inside a caller's transaction a retry cannot help: the transaction is broken.
             if pause is None or connection.in_atomic_block:
-                logger.error("webhook key=%s week=%s not recorded: %s", key, week, err)
-                raise RecordingUnavailable(f"The database is unavailable ({err}).") from err
-            logger.warning("webhook key=%s week=%s retrying after: %s", key, week, err)
+                logger.error("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(err))
+                raise RecordingUnavailable(UNAVAILABLE) from err
+            logger.warning("webhook key=%s week=%s retrying after: %s", loggable(key), week, loggable(err))
             connection.close_if_unusable_or_obsolete()
             time.sleep(pause)
         except DatabaseError as err:
-            logger.exception("webhook key=%s week=%s not recorded", key, week)
-            raise RecordingUnavailable(f"The database failed ({err}).") from err
+            logger.exception("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(err))
+            raise RecordingUnavailable(FAILED) from err
 
 
 def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max, Min
 
 from metrics import weeks
+from metrics.logsafe import loggable
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogError, PostHogNotConfigured, WeekCount
 from metrics.tracker import apply, lock
@@ -194,17 +195,21 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
             apply.record_result(run, week_starts=week_starts, changes=changes)
             lock.finish(run, status=SyncRun.Status.SUCCEEDED)
     except LockLost as err:
-        logger.error("sync run=%s trigger=%s: %s", run.pk, run.trigger, err)
+        logger.error("sync run=%s trigger=%s: %s", run.pk, run.trigger, loggable(err))
         raise
     except WipeoutRefused as err:
         lock.finish(run, status=SyncRun.Status.FAILED, error=str(err))
-        logger.error("sync run=%s trigger=%s refused: %s", run.pk, run.trigger, err)
+        logger.error("sync run=%s trigger=%s refused: %s", run.pk, run.trigger, loggable(err))
         raise
     except PostHogError as err:
         run.queries = client.queries - queries_before
         lock.finish(run, status=SyncRun.Status.FAILED, error=str(err))
         logger.error(
-            "sync run=%s trigger=%s failed after %d queries: %s", run.pk, run.trigger, run.queries, err
+            "sync run=%s trigger=%s failed after %d queries: %s",
+            run.pk,
+            run.trigger,
+            run.queries,
+            loggable(err),
         )
         failure = SyncNotConfigured if isinstance(err, PostHogNotConfigured) else SyncFailed
         raise failure(str(err), run=run) from err
