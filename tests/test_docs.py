@@ -72,6 +72,10 @@ MESSAGES = [
     ("metrics/webhook.py", "Invalid signature."),
     ("metrics/webhook.py", "Invalid signature: it does not match POSTHOG_WEBHOOK_SIGNING_SECRET (was the "),
     ("metrics/webhook.py", " bytes (VISITORSYNC_WEBHOOK_MAX_BODY). A pageview is a few KiB: "),
+    (
+        "metrics/webhook.py",
+        "No Content-Length header, and this server does not tell the app where such a body ",
+    ),
     ("metrics/webhook.py", "The body is not valid JSON ("),
     ("metrics/webhook.py", "The body must be a JSON object like "),
     ("metrics/webhook.py", "'event' must be an object: keep the destination's default body "),

@@ -2,16 +2,18 @@
 
 import contextlib
 import datetime as dt
+import io
 import json
 import logging
 from http import HTTPStatus
 
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from metrics import tracker, weeks
+from metrics import tracker, views, weeks
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
 from tests.webhook_payloads import SECRET, URL, encode, pageview, post
 
@@ -248,6 +250,43 @@ def test_refused_body_is_drained_up_to_a_cap_so_keep_alive_survives(rf, size, dr
     with pytest.raises(WebhookTooLarge):
         read_body(request, limit=64 * 1024)
     assert (request.read(1) == b"") is drained
+
+
+def chunked_request(rf, body: bytes, *, terminated: bool):
+    """A POST the way a WSGI server hands over a `Transfer-Encoding: chunked` body: no
+    CONTENT_LENGTH; `wsgi.input_terminated` when the server ends the input for the app."""
+    environ = rf.post(URL, data=body, content_type="application/json").environ
+    environ = {key: value for key, value in environ.items() if key != "CONTENT_LENGTH"}
+    environ.update({"HTTP_AUTHORIZATION": f"Bearer {SECRET}", "HTTP_TRANSFER_ENCODING": "chunked"})
+    environ["wsgi.input"] = io.BytesIO(body)
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return WSGIRequest(environ)
+
+
+def test_chunked_delivery_from_a_server_that_ends_the_input_is_counted(rf):
+    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=True))
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert json.loads(response.content)["status"] == "counted"
+    assert numbers(weeks.current_week_start()) == (1, 1)
+
+
+def test_chunked_body_over_the_limit_is_413(rf, settings):
+    settings.VISITORSYNC_WEBHOOK_MAX_BODY = 2048
+    body = pageview()
+    body["event"]["properties"]["padding"] = "x" * 3000
+    response = views.posthog_webhook(chunked_request(rf, encode(body), terminated=True))
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert rows() == (0, 0, 0)
+
+
+def test_body_without_length_from_a_server_that_does_not_end_it_is_411(rf):
+    """Without `wsgi.input_terminated` the app cannot tell where the body ends: say so, never
+    a permanent 400 for a delivery that may be valid."""
+    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=False))
+    assert response.status_code == HTTPStatus.LENGTH_REQUIRED
+    assert "Content-Length" in json.loads(response.content)["error"]
+    assert rows() == (0, 0, 0)
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "head"])
