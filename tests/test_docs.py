@@ -58,6 +58,15 @@ MESSAGES = [
     ("visitorsync/settings.py", " must be one of "),
     ("gunicorn.conf.py", " must be a whole number, not "),
     ("scripts/serve", "DATABASE_URL is not set. "),
+    ("visitorsync/settings.py", "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "),
+    (
+        "visitorsync/settings.py",
+        "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), ",
+    ),
+    ("visitorsync/settings.py", "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."),
+    ("metrics/tracker/deadline.py", "database did not answer within "),
+    ("metrics/tracker/deadline.py", " s (VISITORSYNC_WEBHOOK_DB_TIMEOUT): closing "),
+    ("metrics/tracker/pageviews.py", "no answer within "),
     # The webhook (metrics/webhook.py, metrics/views.py, tracker.record_pageview).
     ("metrics/auth.py", "The webhook has no secret configured, so it accepts nothing. Set "),
     ("metrics/auth.py", "is not a Standard Webhooks "),

@@ -5,12 +5,13 @@ import datetime as dt
 import io
 import json
 import logging
+import threading
 from http import HTTPStatus
 
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from metrics import tracker, views, weeks
@@ -431,6 +432,78 @@ def test_control_characters_in_a_database_error_are_escaped_in_the_log(client, c
     assert any("server closed\\nthe connection\\x1b[0m" in line and ESCAPED in line for line in lines)
     for line in lines:
         assert not any(char in line for char in "\n\r\x1b"), repr(line)
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's connection settings and the deadline's watchdog"
+)
+
+
+@postgresql_only
+def test_postgresql_connections_carry_the_timeouts():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("30s",)
+    parameters = connection.connection.info.get_parameters()
+    assert parameters["connect_timeout"] == "5"
+    assert parameters["tcp_user_timeout"] == "10000"
+    assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "5")
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_deadline_ends_a_query_that_waits_longer():
+    from metrics.tracker.deadline import database_deadline
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    with database_deadline(1) as deadline, pytest.raises(OperationalError), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(20)")
+    assert deadline.expired
+    connection.close_if_unusable_or_obsolete()  # what Django does at the end of a request
+    with connection.cursor() as cursor:
+        # A new connection. The server's backend sleeps on until it tries to answer (or its
+        # statement_timeout ends it): end it, so the test database can be dropped.
+        cursor.execute("SELECT pg_backend_pid() <> %s, pg_terminate_backend(%s)", [backend, backend])
+        assert cursor.fetchone() == (True, True)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_delivery_waiting_on_a_locked_week_is_a_503_in_time_and_its_retry_counts_once(client, settings):
+    """A sync's write transaction holds the week's row; a delivery must not wait past
+    VISITORSYNC_WEBHOOK_DB_TIMEOUT (PostHog gives up after 10 s)."""
+    settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT = 1
+    week = weeks.current_week_start()
+    assert post(client, pageview()).status_code == HTTPStatus.OK
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_week():
+        try:
+            with transaction.atomic():
+                WeeklyMetric.objects.select_for_update().get(week_start=week)
+                locked.set()
+                release.wait(timeout=30)  # bounded: without the deadline the delivery waits for this
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_week)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        body = pageview()
+        response = post(client, body)
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE, response.content
+        assert response["Retry-After"]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    retry = post(client, body)
+    assert retry.status_code == HTTPStatus.OK
+    assert retry.json()["status"] in ("counted", "duplicate")  # the first attempt may have landed
+    assert WebhookDelivery.objects.filter(key=body["event"]["uuid"]).count() == 1
+    assert numbers(week)[1] == 2
 
 
 # --- Pruning and checks ------------------------------------------------------------------------

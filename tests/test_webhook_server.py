@@ -2,6 +2,9 @@
 
 - Chunked bodies: `scripts/serve` on a SQLite file; http.client sends deliveries with
   `Transfer-Encoding: chunked` (no Content-Length), which gunicorn ends for the app.
+- A database that stops answering: `scripts/serve` on a fresh PostgreSQL database reached
+  through a TCP proxy the test controls; `blackhole()` makes it stop answering without
+  resetting anything, the outage no timeout of a socket's own notices. PostgreSQL half only.
 """
 
 import contextlib
@@ -12,21 +15,29 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.stack import (
     PRODUCTION_ENV,
     ROOT,
     free_port,
+    fresh_postgres_database,
+    postgres_url_or_skip,
     serve_env,
     start_process,
     stop_group,
     wait_until_serving,
 )
+from tests.tcp_proxy import TcpProxy
 from tests.webhook_payloads import encode, pageview
 
 PATH = "/api/webhooks/posthog"
 SECRET = PRODUCTION_ENV["POSTHOG_WEBHOOK_SECRET"]
+# PostHog's own request timeout: an answer later than this is no answer. The code before
+# the database timeouts never answered at all, so this also stops that case by itself.
+POSTHOG_TIMEOUT = 10
+UNAVAILABLE = "The database is unavailable right now; PostHog will retry this delivery."
 
 
 @contextlib.contextmanager
@@ -111,3 +122,47 @@ def test_oversized_chunked_body_is_413_and_the_connection_stays_usable(sqlite_se
         assert (status, document.get("status")) == (HTTPStatus.OK, "counted"), document
     finally:
         conn.close()
+
+
+# --- A database that stops answering -------------------------------------------------------------
+def stored(direct_url: str) -> tuple[int, int]:
+    """(delivery rows, pageviews of every week), read directly, not through the proxy."""
+    with psycopg.connect(direct_url, connect_timeout=10) as conn:
+        deliveries = conn.execute("SELECT count(*) FROM metrics_webhookdelivery").fetchone()[0]
+        pageviews = conn.execute("SELECT coalesce(sum(pageviews), 0) FROM metrics_weeklymetric").fetchone()[0]
+    return deliveries, pageviews
+
+
+def test_silent_database_is_a_503_within_posthogs_timeout_and_the_retry_counts_once(tmp_path):
+    server_url = postgres_url_or_skip()
+    with fresh_postgres_database(server_url, prefix="webhook_outage") as direct_url:
+        params = psycopg.conninfo.conninfo_to_dict(direct_url)
+        with TcpProxy(target=(params["host"], int(params["port"]))) as proxy:
+            proxied = direct_url.replace(f"@{params['host']}:{params['port']}/", f"@127.0.0.1:{proxy.port}/")
+            with gunicorn(tmp_path, database_url=proxied, VISITORSYNC_LOG_LEVEL="DEBUG") as (port, log_path):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=POSTHOG_TIMEOUT)
+                try:
+                    status, document, _ = post(conn, delivery())
+                    assert (status, document.get("status")) == (HTTPStatus.OK, "counted"), document
+
+                    proxy.blackhole()
+                    retried = delivery()
+                    # First attempt: the thread's open connection waits for an answer that
+                    # never comes. Second: a new connection is never established.
+                    for attempt in ("open connection", "new connection"):
+                        status, document, headers = post(conn, retried)
+                        assert status == HTTPStatus.SERVICE_UNAVAILABLE, (attempt, document)
+                        assert document == {"ok": False, "error": UNAVAILABLE}, attempt
+                        assert headers["Retry-After"], attempt
+
+                    proxy.restore()
+                    status, document, _ = post(conn, retried)  # PostHog's third attempt
+                    assert (status, document.get("status")) == (HTTPStatus.OK, "counted"), document
+                    status, document, _ = post(conn, retried)
+                    assert (status, document.get("status")) == (HTTPStatus.OK, "duplicate"), document
+                finally:
+                    conn.close()
+                assert stored(direct_url) == (2, 2)
+                log = log_path.read_text()
+                assert "did not answer within" in log
+                assert "not recorded" in log
