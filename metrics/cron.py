@@ -8,6 +8,7 @@ appends that output (see VISITORSYNC_CRON_LOG).
 import logging
 
 from metrics import tracker
+from metrics.logsafe import loggable
 from metrics.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,6 @@ def sync_visitors_job() -> None:
         tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRONTAB))
     except tracker.SyncInProgress as err:
         # Another trigger (maybe on another host) is syncing right now and covers this run.
-        logger.warning("crontab sync skipped: %s", err)
+        logger.warning("crontab sync skipped: %s", loggable(err))
     except tracker.SyncFailed:
         pass  # recorded as a failed SyncRun and logged at ERROR by the tracker

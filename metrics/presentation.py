@@ -38,6 +38,7 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
     (HTTPStatus.BAD_GATEWAY, (tracker.SyncFailed, tracker.ConnectionTestFailed)),
     (HTTPStatus.UNAUTHORIZED, (webhook.WebhookUnauthorized,)),
     (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (webhook.WebhookTooLarge,)),
+    (HTTPStatus.LENGTH_REQUIRED, (webhook.WebhookLengthRequired,)),
 )
 
 

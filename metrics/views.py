@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from metrics import auth, tracker, webhook
+from metrics.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.presentation import (
     error_response,
@@ -32,6 +33,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+DATABASE_UNAVAILABLE = "The database is unavailable right now; PostHog will retry this delivery."
 
 
 class BadParameter(ValueError):
@@ -80,9 +82,11 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
         status = http_status_for(err)
         unauthorized = status == HTTPStatus.UNAUTHORIZED
         if unauthorized:
-            logger.warning("webhook refused from %s: %s", request.META.get("REMOTE_ADDR"), err)
+            logger.warning(
+                "webhook refused from %s: %s", loggable(request.META.get("REMOTE_ADDR")), loggable(err)
+            )
         else:
-            logger.debug("webhook refused (%d): %s", status, err)
+            logger.debug("webhook refused (%d): %s", status, loggable(err))
         response = error_response(status, str(err), **({"field": err.field} if err.field else {}))
         if unauthorized:
             response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
@@ -95,13 +99,17 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
             visitor_id=pageview.visitor_id,
         )
     except tracker.RecordingUnavailable as err:
-        response = error_response(http_status_for(err), f"{err} PostHog will retry this delivery.")
+        # The tracker logged the driver's message; it names the database's host and port,
+        # which PostHog would show to whoever can read the destination's logs.
+        response = error_response(http_status_for(err), DATABASE_UNAVAILABLE)
         response["Retry-After"] = "2"
         return response
     except tracker.TrackerError as err:
         return error_response(http_status_for(err), str(err))
     # One line per outcome; the event uuid is PostHog's id of the event, not of the visitor.
-    logger.debug("webhook key=%s status=%s week=%s", pageview.uuid, result.status, result.week_start)
+    logger.debug(
+        "webhook key=%s status=%s week=%s", loggable(pageview.uuid), result.status, result.week_start
+    )
     return JsonResponse(result.as_json(), status=HTTPStatus.OK)
 
 
@@ -147,7 +155,7 @@ def _authenticate_cron(request: HttpRequest) -> JsonResponse | None:
         )
     if not auth.secret_matches(auth.bearer_token(request), secrets):
         logger.warning(
-            "cron endpoint: missing or wrong bearer secret from %s", request.META.get("REMOTE_ADDR")
+            "cron endpoint: missing or wrong bearer secret from %s", loggable(request.META.get("REMOTE_ADDR"))
         )
         response = error_response(
             HTTPStatus.UNAUTHORIZED,

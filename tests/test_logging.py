@@ -103,3 +103,12 @@ def test_an_unknown_log_level_is_refused_with_the_choices():
     result = read_setting("LOGGING", SECRET_KEY="x" * 50, VISITORSYNC_LOG_LEVEL="loud")
     assert result.returncode != 0
     assert "VISITORSYNC_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+
+
+def test_loggable_escapes_control_characters_and_keeps_the_rest():
+    from metrics.logsafe import loggable
+
+    escaped = "a\\nb\\r\\tc\\x1b[31m\\x00\\x7f\\x85\\u2028\\\\"
+    assert loggable("a\nb\r\tc\x1b[31m\x00\x7f\x85\u2028\\") == escaped
+    assert loggable("Grüße, 東京 (10.1.2.3)") == "Grüße, 東京 (10.1.2.3)"
+    assert loggable(None) == "None"

@@ -1,5 +1,6 @@
 """Settings are parsed in a fresh interpreter, the way a deployment reads them."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -84,3 +85,54 @@ def test_env_file_is_read(tmp_path):
     result = read_setting("POSTHOG_PROJECT_ID", VISITORSYNC_ENV_FILE=str(env_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "777"
+
+
+def postgres_options(url: str = "postgres://u:p@db.example.com:5432/d", **env: str) -> dict:
+    result = read_setting("DATABASES['default']['OPTIONS']", SECRET_KEY="x" * 50, DATABASE_URL=url, **env)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip())
+
+
+def test_postgres_connections_get_connect_keepalive_tcp_and_statement_timeouts():
+    assert postgres_options() == {
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 10_000,
+        "options": "-c statement_timeout=30000",
+    }
+
+
+def test_database_timeouts_are_settings():
+    options = postgres_options(
+        DATABASE_CONNECT_TIMEOUT="3", DATABASE_STATEMENT_TIMEOUT="120", DATABASE_TCP_USER_TIMEOUT="0"
+    )
+    assert (options["connect_timeout"], options["tcp_user_timeout"]) == (3, 0)
+    assert options["options"] == "-c statement_timeout=120000"
+    assert "options" not in postgres_options(DATABASE_STATEMENT_TIMEOUT="0")
+
+
+def test_values_in_the_database_urls_query_string_win():
+    url = "postgres://u:p@db.example.com:5432/d?connect_timeout=11&keepalives_idle=60&options=-c%20search_path%3Dx"
+    options = postgres_options(url)
+    assert (options["connect_timeout"], options["keepalives_idle"]) == (11, 60)
+    assert options["options"] == "-c search_path=x -c statement_timeout=30000"
+    url = "postgres://u:p@db.example.com:5432/d?options=-c%20statement_timeout%3D0"
+    assert postgres_options(url)["options"] == "-c statement_timeout=0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_CONNECT_TIMEOUT", "0"),
+        ("DATABASE_STATEMENT_TIMEOUT", "-1"),
+        ("DATABASE_TCP_USER_TIMEOUT", "-5"),
+        ("VISITORSYNC_WEBHOOK_DB_TIMEOUT", "0"),
+    ],
+)
+def test_impossible_database_timeouts_are_refused(name, value):
+    result = read_setting("DATABASES", SECRET_KEY="x" * 50, **{name: value})
+    assert result.returncode != 0
+    assert "Database timeouts are seconds: " in result.stderr

@@ -2,16 +2,19 @@
 
 import contextlib
 import datetime as dt
+import io
 import json
 import logging
+import threading
 from http import HTTPStatus
 
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from metrics import tracker, weeks
+from metrics import tracker, views, weeks
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
 from tests.webhook_payloads import SECRET, URL, encode, pageview, post
 
@@ -250,6 +253,43 @@ def test_refused_body_is_drained_up_to_a_cap_so_keep_alive_survives(rf, size, dr
     assert (request.read(1) == b"") is drained
 
 
+def chunked_request(rf, body: bytes, *, terminated: bool):
+    """A POST the way a WSGI server hands over a `Transfer-Encoding: chunked` body: no
+    CONTENT_LENGTH; `wsgi.input_terminated` when the server ends the input for the app."""
+    environ = rf.post(URL, data=body, content_type="application/json").environ
+    environ = {key: value for key, value in environ.items() if key != "CONTENT_LENGTH"}
+    environ.update({"HTTP_AUTHORIZATION": f"Bearer {SECRET}", "HTTP_TRANSFER_ENCODING": "chunked"})
+    environ["wsgi.input"] = io.BytesIO(body)
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return WSGIRequest(environ)
+
+
+def test_chunked_delivery_from_a_server_that_ends_the_input_is_counted(rf):
+    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=True))
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert json.loads(response.content)["status"] == "counted"
+    assert numbers(weeks.current_week_start()) == (1, 1)
+
+
+def test_chunked_body_over_the_limit_is_413(rf, settings):
+    settings.VISITORSYNC_WEBHOOK_MAX_BODY = 2048
+    body = pageview()
+    body["event"]["properties"]["padding"] = "x" * 3000
+    response = views.posthog_webhook(chunked_request(rf, encode(body), terminated=True))
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert rows() == (0, 0, 0)
+
+
+def test_body_without_length_from_a_server_that_does_not_end_it_is_411(rf):
+    """Without `wsgi.input_terminated` the app cannot tell where the body ends: say so, never
+    a permanent 400 for a delivery that may be valid."""
+    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=False))
+    assert response.status_code == HTTPStatus.LENGTH_REQUIRED
+    assert "Content-Length" in json.loads(response.content)["error"]
+    assert rows() == (0, 0, 0)
+
+
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "head"])
 def test_other_methods_are_405_as_json(client, method):
     response = getattr(client, method)(URL, headers={"Authorization": f"Bearer {SECRET}"})
@@ -338,6 +378,132 @@ def test_database_that_stays_unavailable_is_503_so_posthog_retries(client, caplo
     assert response["Retry-After"]
     assert len(attempts) == 1 + len(tracker.pageviews.RECORD_RETRY_PAUSES)
     assert rows() == (0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_details_are_logged_not_answered(client, caplog):
+    """The driver's message names the database's host, address and port: the log gets it,
+    the answer (which PostHog shows in its logs) does not."""
+    driver = 'could not connect to server at "db.internal" (10.1.2.3), port 5432'
+    with caplog.at_level(logging.ERROR), failing_delivery_inserts(failures=None, message=driver):
+        response = post(client, pageview())
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"]
+    assert response.json() == {
+        "ok": False,
+        "error": "The database is unavailable right now; PostHog will retry this delivery.",
+    }
+    for secret in ("db.internal", "10.1.2.3", "5432"):
+        assert secret not in response.content.decode()
+    assert any("db.internal" in r.getMessage() and "10.1.2.3" in r.getMessage() for r in caplog.records)
+
+
+def metrics_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("metrics")]
+
+
+CONTROL = "evil\nFAKE webhook key=forged status=counted\r\x1b[31m"
+ESCAPED = "evil\\nFAKE webhook key=forged status=counted\\r\\x1b[31m"
+
+
+def test_control_characters_from_a_delivery_are_escaped_in_the_log(client, caplog):
+    """An event uuid (or a peer address) with a newline or a terminal escape must not start
+    a forged log line or colour the operator's terminal: one line, escapes visible."""
+    caplog.set_level(logging.DEBUG, logger="metrics")
+    assert post(client, pageview(uuid=CONTROL)).json()["status"] == "counted"
+    refused = client.post(
+        URL, data=encode(pageview()), content_type="application/json", REMOTE_ADDR="10.0.0.1\n" + CONTROL
+    )
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    lines = metrics_lines(caplog)
+    assert any(ESCAPED in line and "key=" in line for line in lines), lines
+    assert any(ESCAPED in line and "10.0.0.1\\n" in line for line in lines), lines
+    for line in lines:
+        assert not any(char in line for char in "\n\r\x1b"), repr(line)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_characters_in_a_database_error_are_escaped_in_the_log(client, caplog):
+    caplog.set_level(logging.DEBUG, logger="metrics")
+    with failing_delivery_inserts(failures=None, message="server closed\nthe connection\x1b[0m"):
+        response = post(client, pageview(uuid=CONTROL))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    lines = metrics_lines(caplog)
+    assert any("server closed\\nthe connection\\x1b[0m" in line and ESCAPED in line for line in lines)
+    for line in lines:
+        assert not any(char in line for char in "\n\r\x1b"), repr(line)
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's connection settings and the deadline's watchdog"
+)
+
+
+@postgresql_only
+def test_postgresql_connections_carry_the_timeouts():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("30s",)
+    parameters = connection.connection.info.get_parameters()
+    assert parameters["connect_timeout"] == "5"
+    assert parameters["tcp_user_timeout"] == "10000"
+    assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "5")
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_deadline_ends_a_query_that_waits_longer():
+    from metrics.tracker.deadline import database_deadline
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    with database_deadline(1) as deadline, pytest.raises(OperationalError), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(20)")
+    assert deadline.expired
+    connection.close_if_unusable_or_obsolete()  # what Django does at the end of a request
+    with connection.cursor() as cursor:
+        # A new connection. The server's backend sleeps on until it tries to answer (or its
+        # statement_timeout ends it): end it, so the test database can be dropped.
+        cursor.execute("SELECT pg_backend_pid() <> %s, pg_terminate_backend(%s)", [backend, backend])
+        assert cursor.fetchone() == (True, True)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_delivery_waiting_on_a_locked_week_is_a_503_in_time_and_its_retry_counts_once(client, settings):
+    """A sync's write transaction holds the week's row; a delivery must not wait past
+    VISITORSYNC_WEBHOOK_DB_TIMEOUT (PostHog gives up after 10 s)."""
+    settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT = 1
+    week = weeks.current_week_start()
+    assert post(client, pageview()).status_code == HTTPStatus.OK
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_week():
+        try:
+            with transaction.atomic():
+                WeeklyMetric.objects.select_for_update().get(week_start=week)
+                locked.set()
+                release.wait(timeout=30)  # bounded: without the deadline the delivery waits for this
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_week)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        body = pageview()
+        response = post(client, body)
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE, response.content
+        assert response["Retry-After"]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    retry = post(client, body)
+    assert retry.status_code == HTTPStatus.OK
+    assert retry.json()["status"] in ("counted", "duplicate")  # the first attempt may have landed
+    assert WebhookDelivery.objects.filter(key=body["event"]["uuid"]).count() == 1
+    assert numbers(week)[1] == 2
 
 
 # --- Pruning and checks ------------------------------------------------------------------------

@@ -101,6 +101,48 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
+# PostgreSQL that stops answering must not hold a request for the whole outage (see
+# docs/deploying.md, "When the database stops answering"). Seconds; 0 turns a limit off.
+# Opening a connection: psycopg's own default is 130 s per address the host resolves to.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+# Longest statement, enforced by the server: above any statement of a sync's write
+# transaction (each is small), below "forever" for a lock wait or a runaway query.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=30.0)
+# How long sent data may stay unacknowledged before the kernel drops the connection
+# (TCP_USER_TIMEOUT): a database host or network that vanished mid-request.
+DATABASE_TCP_USER_TIMEOUT = env.float("DATABASE_TCP_USER_TIMEOUT", default=10.0)
+# Longest a webhook delivery waits on the database in all, enforced by the app itself
+# (metrics/tracker/deadline.py): PostHog gives up after 10 s.
+VISITORSYNC_WEBHOOK_DB_TIMEOUT = env.float("VISITORSYNC_WEBHOOK_DB_TIMEOUT", default=5.0)
+if (
+    DATABASE_CONNECT_TIMEOUT < 1
+    or DATABASE_STATEMENT_TIMEOUT < 0
+    or DATABASE_TCP_USER_TIMEOUT < 0
+    or VISITORSYNC_WEBHOOK_DB_TIMEOUT <= 0
+):
+    raise ImproperlyConfigured(
+        "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "
+        "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), "
+        "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # libpq parameters; one given in DATABASE_URL's query string (?connect_timeout=10) wins.
+    for _name, _value in {
+        "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+        # An idle connection whose peer vanished is noticed in about 5 + 2 x 3 s (sooner
+        # with tcp_user_timeout), before a request tries to use it.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": round(DATABASE_TCP_USER_TIMEOUT * 1000),  # milliseconds
+    }.items():
+        _options.setdefault(_name, _value)
+    if DATABASE_STATEMENT_TIMEOUT and "statement_timeout" not in _options.get("options", ""):
+        _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)}"
+        _options["options"] = f"{_options.get('options', '')} {_statement_timeout}".strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from metrics import weeks
+from metrics.logsafe import loggable
 from metrics.posthog import errors
 from metrics.posthog.config import PostHogConfig
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_hogql
@@ -145,10 +146,16 @@ class PostHogClient:
                         raise failure
                     wait = self._retry_after(response) or self._backoff(attempt)
             if attempt >= self.config.max_attempts or self._clock() + wait > deadline:
-                logger.warning("PostHog query %r failed after %d attempts: %s", name, attempt, failure)
+                logger.warning(
+                    "PostHog query %r failed after %d attempts: %s", name, attempt, loggable(failure)
+                )
                 raise failure
             logger.info(
-                "PostHog query %r attempt %d failed (%s); retrying in %.1fs", name, attempt, failure, wait
+                "PostHog query %r attempt %d failed (%s); retrying in %.1fs",
+                name,
+                attempt,
+                loggable(failure),
+                wait,
             )
             self._sleep(wait)
 

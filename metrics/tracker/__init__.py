@@ -15,8 +15,9 @@ Every door calls a function here (`from metrics import tracker`):
 
 Every sync takes a `SyncOptions`. Every error a door can meet derives from `TrackerError`
 (`errors.py`). Inside: `sync.py` (the sync), `apply.py` (compare, wipe-out guard, write),
-`lock.py` (the lock), `pageviews.py` (the webhook's counting), `status.py` (read-only
-selectors), `connection.py` (the connection test), `changes.py` (what a run changed).
+`lock.py` (the lock), `pageviews.py` (the webhook's counting, within `deadline.py`'s time
+limit on the database), `status.py` (read-only selectors), `connection.py` (the connection
+test), `changes.py` (what a run changed).
 """
 
 from metrics.tracker.changes import WeekChange

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from metrics.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.tracker.errors import SyncInProgress
 
@@ -129,7 +130,7 @@ class Heartbeat:
                         heartbeat_at=timezone.now()
                     )
                 except DatabaseError as err:
-                    logger.warning("sync run=%s heartbeat failed: %s", self.run_id, err)
+                    logger.warning("sync run=%s heartbeat failed: %s", self.run_id, loggable(err))
                     connection.close()
         finally:
             connections.close_all()  # this thread's connections only
@@ -179,5 +180,5 @@ def fail(run: SyncRun, *, error: str) -> bool:
             finish(run, status=SyncRun.Status.FAILED, error=error)
             return True
         except DatabaseError as err:
-            logger.warning("sync run=%s: could not record its failure yet: %s", run.pk, err)
+            logger.warning("sync run=%s: could not record its failure yet: %s", run.pk, loggable(err))
     return False

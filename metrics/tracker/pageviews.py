@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from metrics import weeks
+from metrics.logsafe import loggable
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
+from metrics.tracker.deadline import Deadline, database_deadline
 from metrics.tracker.errors import InvalidPageview, RecordingUnavailable
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ class PageviewResult:
 # still locked after its busy timeout. PostHog waits 10 s for an answer, so keep it short.
 RECORD_RETRY_PAUSES = (0.05, 0.25)
 VISITOR_HASH_PURPOSE = "visitorsync.webhook.week-visitor"
+# What a caller may show; the driver's own message (host, address, port) goes to the log only.
+UNAVAILABLE = "The database is unavailable right now; nothing was recorded (the log says why)."
+FAILED = "The database failed to record the pageview; nothing was recorded (the log says why)."
 
 
 def record_pageview(
@@ -63,8 +68,9 @@ def record_pageview(
     `key` identifies the event (PostHog's event uuid): a second delivery of the same key is
     a DUPLICATE and changes nothing. A visitor adds to a week's visitors only the first
     time that week. Everything is one transaction, safe under concurrent deliveries.
-    Raises RecordingUnavailable when the database keeps failing, InvalidPageview when an
-    event that counts has no `visitor_id`.
+    Raises RecordingUnavailable when the database keeps failing or does not answer within
+    VISITORSYNC_WEBHOOK_DB_TIMEOUT, InvalidPageview when an event that counts has no
+    `visitor_id`.
     """
     if event != settings.VISITORSYNC_EVENT:
         return PageviewResult(
@@ -85,22 +91,57 @@ def record_pageview(
         raise InvalidPageview("a counted event needs a visitor id")
     week = weeks.week_start_for(timestamp)
     visitor_hash = salted_hmac(VISITOR_HASH_PURPOSE, f"{week}:{visitor_id}", algorithm="sha256").hexdigest()
+    with database_deadline(settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT) as deadline:
+        return _record(key=key, week=week, visitor_hash=visitor_hash, deadline=deadline)
+
+
+def _record(*, key: str, week: dt.date, visitor_hash: str, deadline: Deadline) -> PageviewResult:
     pauses = iter(RECORD_RETRY_PAUSES)
     while True:
         try:
+            _check_connection(deadline)
             return _count_pageview(key=key, week=week, visitor_hash=visitor_hash)
         except OperationalError as err:
+            reason = f"no answer within {deadline.seconds:g} s" if deadline.expired else err
             pause = next(pauses, None)
-            # Inside a caller's transaction a retry cannot help: the transaction is broken.
-            if pause is None or connection.in_atomic_block:
-                logger.error("webhook key=%s week=%s not recorded: %s", key, week, err)
-                raise RecordingUnavailable(f"The database is unavailable ({err}).") from err
-            logger.warning("webhook key=%s week=%s retrying after: %s", key, week, err)
-            connection.close_if_unusable_or_obsolete()
+            # A retry helps after a deadlock, a serialization failure or a busy SQLite file,
+            # on a connection that still works. Not once the time is up; not on a connection
+            # that is gone (a new one may take DATABASE_CONNECT_TIMEOUT again, past PostHog's
+            # patience: PostHog retries instead); not inside a caller's transaction (broken).
+            if pause is None or deadline.expired or connection.in_atomic_block or not _still_connected():
+                logger.error("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(reason))
+                raise RecordingUnavailable(UNAVAILABLE) from err
+            logger.warning("webhook key=%s week=%s retrying after: %s", loggable(key), week, loggable(err))
             time.sleep(pause)
         except DatabaseError as err:
-            logger.exception("webhook key=%s week=%s not recorded", key, week)
-            raise RecordingUnavailable(f"The database failed ({err}).") from err
+            logger.exception("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(err))
+            raise RecordingUnavailable(FAILED) from err
+
+
+def _check_connection(deadline: Deadline) -> None:
+    """Django's health check of a reused connection (CONN_HEALTH_CHECKS), under the deadline.
+
+    Run here rather than inside the first query, where Django, finding the connection dead,
+    would at once open a new one: after a silent database ran out the deadline, that would
+    wait DATABASE_CONNECT_TIMEOUT more.
+    """
+    if getattr(connection.connection, "closed", False):
+        # psycopg knows it is lost (an earlier deadline shut it). Django drops such a
+        # connection when a request starts; a caller outside a request would keep it.
+        connection.close()
+    connection.close_if_health_check_failed()
+    if deadline.expired:
+        raise OperationalError("the database did not answer the health check")
+
+
+def _still_connected() -> bool:
+    """After a failed statement: does the connection still work? If not, it is closed."""
+    if connection.connection is None:
+        return False
+    if connection.is_usable():
+        return True
+    connection.close()
+    return False
 
 
 def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:

@@ -17,6 +17,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
 
 from metrics import weeks
+from metrics.logsafe import loggable
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogError, PostHogNotConfigured, WeekCount
 from metrics.tracker import apply, lock
@@ -222,17 +223,21 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
             apply.record_result(run, week_starts=week_starts, changes=changes)
             lock.finish(run, status=SyncRun.Status.SUCCEEDED)
     except LockLost as err:
-        logger.error("sync run=%s trigger=%s: %s", run.pk, run.trigger, err)
+        logger.error("sync run=%s trigger=%s: %s", run.pk, run.trigger, loggable(err))
         raise
     except WipeoutRefused as err:
         lock.fail(run, error=str(err))
-        logger.error("sync run=%s trigger=%s refused: %s", run.pk, run.trigger, err)
+        logger.error("sync run=%s trigger=%s refused: %s", run.pk, run.trigger, loggable(err))
         raise
     except PostHogError as err:
         run.queries = client.queries - queries_before
         lock.fail(run, error=str(err))
         logger.error(
-            "sync run=%s trigger=%s failed after %d queries: %s", run.pk, run.trigger, run.queries, err
+            "sync run=%s trigger=%s failed after %d queries: %s",
+            run.pk,
+            run.trigger,
+            run.queries,
+            loggable(err),
         )
         failure = SyncNotConfigured if isinstance(err, PostHogNotConfigured) else SyncFailed
         raise failure(str(err), run=run) from err
@@ -243,7 +248,7 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
             f"The database failed during the sync ({type(err).__name__}: {str(err).strip()[:200]}); "
             "nothing was changed. Check that the database is reachable, then sync again."
         )
-        logger.error("sync run=%s trigger=%s: database failed: %s", run.pk, run.trigger, err)
+        logger.error("sync run=%s trigger=%s: database failed: %s", run.pk, run.trigger, loggable(err))
         run.queries = client.queries - queries_before
         if not lock.fail(run, error=message):
             limit = settings.VISITORSYNC_SYNC_ABANDON_AFTER
