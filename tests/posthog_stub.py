@@ -199,6 +199,10 @@ class PostHogStub:
         body = body if body is not None else {"detail": "scripted"}
         self.scripted.append(ScriptedResponse(status, body, headers))
 
+    def answer_next(self, body: dict | str, status: int = HTTPStatus.OK, **headers: str) -> None:
+        """Answer the next query with this body instead of the computed one (e.g. a malformed answer)."""
+        self.scripted.append(ScriptedResponse(status, body, headers))
+
     def truth(self, *, tz_name: str, mode: int, event: str = "$pageview") -> dict[dt.date, tuple[int, int]]:
         return weekly_truth(self.events, tz_name=tz_name, mode=mode, event=event)
 

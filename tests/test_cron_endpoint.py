@@ -258,6 +258,28 @@ def test_posthog_failure_is_502_with_the_clients_message_and_changes_nothing(cli
     assert stored_numbers() == {week: (3, 4)}
 
 
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (lambda w: [[w, 5.9, 10]], "not a whole number"),
+        (lambda w: [[w, True, 2**31 + 1]], "not a whole number"),
+        (lambda w: [[w, 2**63, 2**63]], "not a whole number"),
+        (lambda w: [[w, 1, 2], [w, 3, 4]], "twice in one answer"),
+    ],
+    ids=["float", "bool", "beyond-64-bits", "week-twice"],
+)
+def test_an_impossible_answer_is_502_with_the_reason_and_changes_nothing(client, posthog_stub, rows, message):
+    week = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=week, visitors=3, pageviews=4)
+    posthog_stub.answer_next({"results": rows(week.isoformat()), "hasMore": False})
+    response = client.post(URL, **auth())
+    assert response.status_code == HTTPStatus.BAD_GATEWAY
+    body = response.json()
+    assert body["ok"] is False and message in body["error"]
+    assert body["run"]["status"] == "failed" and message in SyncRun.objects.get().error
+    assert stored_numbers() == {week: (3, 4)}
+
+
 def test_posthog_not_configured_is_503_and_recorded(client, settings, posthog_stub):
     settings.POSTHOG_API_KEY = ""
     response = client.post(URL, **auth())

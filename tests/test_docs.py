@@ -34,6 +34,8 @@ MESSAGES = [
     ("metrics/posthog/query.py", "which is not a week start between "),
     ("metrics/posthog/query.py", "PostHog returned a malformed row "),
     ("metrics/posthog/query.py", "PostHog returned impossible numbers for week "),
+    ("metrics/posthog/query.py", "PostHog returned a count that is not a whole number from 0 to "),
+    ("metrics/posthog/query.py", " twice in one answer; nothing was stored."),
     ("metrics/tracker/lock.py", "has been running "),
     ("metrics/tracker/lock.py", "Another sync just finished; try again."),
     ("metrics/tracker/lock.py", "Abandoned: no progress for "),
