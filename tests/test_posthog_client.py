@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import json
+import urllib.parse
 
 import pytest
 import requests
@@ -217,6 +218,35 @@ def test_client_errors_are_not_retried(status, error, message, no_sleep):
         client().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 1
     assert no_sleep == []
+
+
+KEY = "phx_testkey"  # tests/settings.py
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        (f"https://evil.example/steal?Bearer%20{KEY}", "https://evil.example/steal"),
+        (f"https://evil.example/steal?token={KEY}&x=1#frag", "https://evil.example/steal"),
+        (f"https://evil.example/steal/{KEY}/now", "https://evil.example/steal/[POSTHOG_API_KEY]/now"),
+        ("https://evil.example/steal/%70hx_testkey", "https://evil.example/steal/[POSTHOG_API_KEY]"),
+        (f"https://{KEY}:secret@evil.example/login", "https://evil.example/login"),
+        (f"https://user@{KEY}.evil.example/", "https://[POSTHOG_API_KEY].evil.example/"),
+        (f"/api/projects/12345/query/?auth=Bearer+{KEY}", "/api/projects/12345/query/"),
+    ],
+    ids=["query", "query-and-fragment", "path", "percent-encoded-path", "userinfo", "host", "relative"],
+)
+@responses.activate
+def test_a_redirect_never_shows_the_api_key(location, shown, no_sleep):
+    """A redirect's Location is shown as scheme, host and path only, with the key cut out."""
+    responses.post(QUERY_URL, status=302, headers={"Location": location})
+    with pytest.raises(posthog.PostHogBadResponse, match="redirect") as caught:
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    message = str(caught.value)
+    assert KEY not in message and KEY not in urllib.parse.unquote(message)
+    assert "secret" not in message and "frag" not in message
+    assert f"(302) to {shown}." in message
+    assert len(responses.calls) == 1  # never followed
 
 
 @responses.activate

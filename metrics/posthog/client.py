@@ -11,8 +11,10 @@ import datetime as dt
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -199,8 +201,9 @@ class PostHogClient:
                 "shared by your whole team; try again in a few minutes."
             )
         if 300 <= status < 400:
+            where = _redirect_target(response.headers.get("Location"), secret=self.config.api_key)
             return errors.PostHogBadResponse(
-                f"PostHog answered a redirect ({status}) to {response.headers.get('Location')}. "
+                f"PostHog answered a redirect ({status}) to {where}. "
                 "Set POSTHOG_HOST to the final address (https, no path)."
             )
         if status == 400:
@@ -245,6 +248,40 @@ def _detail(response: requests.Response, *, secret: str) -> str:
         text = (response.text or response.reason or "").strip()
     else:
         text = str(body.get("detail") or body.get("code") or body) if isinstance(body, dict) else str(body)
-    if secret:
-        text = text.replace(secret, "[POSTHOG_API_KEY]")
-    return text[:200]
+    return _redact(text, secret=secret)[:200]
+
+
+def _redirect_target(location: str | None, *, secret: str) -> str:
+    """Where a redirect points, as scheme, host and path only, for messages that are logged and stored.
+
+    A redirect may carry credentials in its query string, fragment or userinfo (a server can
+    put the Authorization it received there), so those parts are never shown, and the API key
+    is cut out of the rest, also where it is percent-encoded.
+    """
+    if not location:
+        return "an address it did not give"
+    try:
+        parts = urllib.parse.urlsplit(location)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "an address that is not a URL"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is not None:
+        host = f"{host}:{port}"
+    path = parts.path
+    for _ in range(5):  # undo repeated percent-encoding, which could otherwise hide the key
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    shown = (f"{parts.scheme}://{host}" if host else "") + path
+    shown = "".join(char if char.isprintable() else "?" for char in shown)
+    return _redact(shown, secret=secret)[:200]
+
+
+def _redact(text: str, *, secret: str) -> str:
+    # Case-insensitively: a host name in a URL may have been lowercased.
+    if not secret:
+        return text
+    return re.sub(re.escape(secret), "[POSTHOG_API_KEY]", text, flags=re.IGNORECASE)
