@@ -87,9 +87,7 @@ def webhook_signing_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
 def abandon_after_outlasts_a_query(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """A run beats its heartbeat once per query; a shorter abandon limit would expire live runs."""
     abandon_after = settings.VISITORSYNC_SYNC_ABANDON_AFTER
-    longest_query = (
-        settings.POSTHOG_RETRY_DEADLINE + settings.POSTHOG_CONNECT_TIMEOUT + settings.POSTHOG_READ_TIMEOUT
-    )
+    longest_query = PostHogConfig.from_settings().longest_query
     if abandon_after > longest_query:
         return []
     return [
@@ -97,7 +95,10 @@ def abandon_after_outlasts_a_query(app_configs, **kwargs) -> list[checks.CheckMe
             f"VISITORSYNC_SYNC_ABANDON_AFTER ({abandon_after} s) is not longer than one PostHog query "
             f"may take with its retries ({longest_query:.0f} s): a sync that is only waiting on "
             "PostHog would be presumed dead, and it would then stop without writing.",
-            hint="Raise VISITORSYNC_SYNC_ABANDON_AFTER (default 900) or lower POSTHOG_RETRY_DEADLINE.",
+            hint=(
+                "Raise VISITORSYNC_SYNC_ABANDON_AFTER (default 900) or lower POSTHOG_RETRY_DEADLINE "
+                "or POSTHOG_QUERY_TIMEOUT."
+            ),
             id="metrics.W004",
         )
     ]

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from django.core.management import call_command
 
 from tests.test_settings import ROOT, clean_environment, read_setting
@@ -25,6 +26,28 @@ def test_stale_limit_shorter_than_a_query_is_reported(settings, capsys):
     settings.VISITORSYNC_SYNC_ABANDON_AFTER = 900
     call_command("check")
     assert "metrics.W004" not in capsys.readouterr().err
+
+
+def test_the_query_timeout_counts_towards_the_longest_query(settings, capsys):
+    """The last attempt may start just before the retry deadline and run its query timeout."""
+    settings.POSTHOG_RETRY_DEADLINE = 120
+    settings.POSTHOG_CONNECT_TIMEOUT = 5
+    settings.POSTHOG_READ_TIMEOUT = 30
+    settings.POSTHOG_QUERY_TIMEOUT = 60
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = 180
+    call_command("check")
+    assert "metrics.W004" in capsys.readouterr().err
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = 186
+    call_command("check")
+    assert "metrics.W004" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_query_timeout_that_is_not_positive_is_reported(settings, capsys, value):
+    settings.POSTHOG_QUERY_TIMEOUT = value
+    call_command("check")
+    err = capsys.readouterr().err
+    assert "metrics.W001" in err and "POSTHOG_QUERY_TIMEOUT must be a number of seconds above 0" in err
 
 
 def test_the_old_abandon_setting_name_still_works_and_is_reported():

@@ -26,6 +26,8 @@ MESSAGES = [
     ("metrics/posthog/client.py", "PostHog failed with "),
     ("metrics/posthog/client.py", "PostHog answered "),
     ("metrics/posthog/client.py", "Could not reach PostHog at "),
+    ("metrics/posthog/client.py", "PostHog answered too slowly: its answer was not complete after "),
+    ("metrics/posthog/config.py", "POSTHOG_QUERY_TIMEOUT must be a number of seconds above 0, not "),
     ("metrics/posthog/client.py", "PostHog answered with something that is not JSON. "),
     ("metrics/posthog/client.py", "PostHog's answer is not a JSON object; nothing was stored."),
     ("metrics/posthog/query.py", "PostHog's answer has no 'results' list; nothing was stored."),

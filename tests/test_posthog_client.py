@@ -272,6 +272,15 @@ def test_connection_errors_are_retried_then_reported(no_sleep):
 
 
 @responses.activate
+def test_an_answer_cut_off_midway_is_retried_then_reported(no_sleep):
+    """A connection that breaks while the answer comes in is PostHog being unavailable, not a bug."""
+    responses.post(QUERY_URL, body=requests.exceptions.ChunkedEncodingError("Connection broken"))
+    with pytest.raises(posthog.PostHogUnavailable, match="ChunkedEncodingError"):
+        client(max_attempts=2).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
 def test_retry_after_is_honoured(no_sleep):
     throttled = {
         "type": "throttled_error",

@@ -1,8 +1,9 @@
 """The PostHog Query API client: the one place that talks HTTP to PostHog.
 
 It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
-call, with one grouped HogQL query (the tracker decides the ranges), retries what a retry
-can fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
+call, with one grouped HogQL query (the tracker decides the ranges), bounds each attempt in
+all (`deadline.py`: the read timeout alone bounds only each read), retries what a retry can
+fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
 message tells the user what to do.
 """
 
@@ -23,12 +24,21 @@ import requests
 from metrics import weeks
 from metrics.posthog import errors
 from metrics.posthog.config import PostHogConfig
+from metrics.posthog.deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_hogql
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "visitorsync/1.0 (+https://github.com/visitorsync; Django)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What a failed transfer raises: no connection, a timeout, or an answer cut off (also when
+# the attempt's deadline hangs up on it).
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 # PostHog allows 3 concurrent queries per project, shared by the whole team: keep at most
 # one in flight from this process (the sync lock keeps it to one across processes).
@@ -68,6 +78,8 @@ class PostHogClient:
         self.config = config or PostHogConfig.from_settings()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, DeadlineAdapter())
         self._sleep = sleep or sleep_for
         self._clock = clock or monotonic_now
         self.queries = 0
@@ -123,19 +135,24 @@ class PostHogClient:
         while True:
             attempt += 1
             with _in_flight:
+                # The read timeout bounds each read; this bounds the attempt, so an answer
+                # that trickles in cannot hold the sync (and its lock) past every limit.
+                attempt_deadline = AttemptDeadline(self.config.query_timeout)
                 try:
                     self.queries += 1
-                    response = self.session.post(
-                        self.config.query_url,
-                        json=payload,
-                        headers=headers,
-                        timeout=(self.config.connect_timeout, self.config.read_timeout),
-                        allow_redirects=False,
-                    )
-                except (requests.ConnectionError, requests.Timeout) as err:
-                    failure: errors.PostHogError = errors.PostHogUnavailable(
-                        f"Could not reach PostHog at {self.config.host} "
-                        f"({type(err).__name__}). Check POSTHOG_HOST and the network."
+                    with attempt_deadline:
+                        response = self.session.post(
+                            self.config.query_url,
+                            json=payload,
+                            headers=headers,
+                            timeout=(self.config.connect_timeout, self.config.read_timeout),
+                            allow_redirects=False,
+                        )
+                except TRANSPORT_ERRORS as err:
+                    # Retried like a read timeout: a slow link may recover, and the retry
+                    # deadline still bounds the whole query.
+                    failure: errors.PostHogError = (
+                        self._too_slow() if attempt_deadline.expired else self._unreachable(err)
                     )
                     failure.__cause__ = err
                     wait = self._backoff(attempt)
@@ -153,6 +170,21 @@ class PostHogClient:
                 "PostHog query %r attempt %d failed (%s); retrying in %.1fs", name, attempt, failure, wait
             )
             self._sleep(wait)
+
+    def _unreachable(self, err: Exception) -> errors.PostHogUnavailable:
+        return errors.PostHogUnavailable(
+            f"Could not reach PostHog at {self.config.host} "
+            f"({type(err).__name__}). Check POSTHOG_HOST and the network."
+        )
+
+    def _too_slow(self) -> errors.PostHogUnavailable:
+        return errors.PostHogUnavailable(
+            f"PostHog answered too slowly: its answer was not complete after "
+            f"{self.config.query_timeout:g} s (POSTHOG_QUERY_TIMEOUT, the most one attempt may "
+            f"take), so visitorsync hung up. Check the network and any proxy between this "
+            f"server and {self.config.host}; if PostHog itself is this slow, raise "
+            "POSTHOG_QUERY_TIMEOUT."
+        )
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, so clients that failed together do not
