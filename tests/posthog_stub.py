@@ -336,14 +336,20 @@ class PostHogStub:
     def _trickle(
         self, request: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]
     ) -> None:
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:  # PostHog's own 512 has no standard phrase
+            phrase = ""
+        lines = [f"HTTP/1.1 {status} {phrase}"]
         lines += [f"{name}: {value}" for name, value in {**headers, "Content-Length": len(data)}.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode()
         answer = head + data
-        sent = 0 if self.trickle_headers else len(head)
+        sent = 0
         request.close_connection = True
         try:
-            request.wfile.write(answer[:sent])
+            if not self.trickle_headers:
+                request.wfile.write(head)
+                sent = len(head)
             # One byte per step, so the loop ends with the answer (or when the client hangs up).
             while sent < len(answer) and not self._stopping.wait(self.trickle_seconds_per_byte):
                 request.wfile.write(answer[sent : sent + 1])
