@@ -16,12 +16,12 @@ class WeeklyMetric(models.Model):
     week_start = models.DateField(
         unique=True, help_text="First day of the week, in the configured time zone."
     )
-    visitors = models.PositiveIntegerField(default=0, help_text="Unique visitors (live).")
-    pageviews = models.PositiveIntegerField(default=0, help_text="Pageviews (live).")
-    posthog_visitors = models.PositiveIntegerField(
+    visitors = models.PositiveBigIntegerField(default=0, help_text="Unique visitors (live).")
+    pageviews = models.PositiveBigIntegerField(default=0, help_text="Pageviews (live).")
+    posthog_visitors = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Unique visitors PostHog reported at the last sync."
     )
-    posthog_pageviews = models.PositiveIntegerField(
+    posthog_pageviews = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Pageviews PostHog reported at the last sync."
     )
     synced_at = models.DateTimeField(

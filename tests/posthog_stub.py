@@ -4,7 +4,8 @@ It answers `POST /api/projects/<id>/query/` the way PostHog does for visitorsync
 HogQL query: it reads the week mode, time zone, event and bounds from the request and
 computes the weekly numbers from its own fixture events (the ground truth). It checks the
 Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
-does), and can add latency or answer a scripted sequence of failures.
+does), and can add latency, answer a scripted sequence of failures, or trickle its answers
+one byte at a time (`trickle`), as a congested link or a broken proxy does.
 
 Run it as a process: `python -m tests.posthog_stub --port 8123 --weeks 12 --seed 1`, or with
 the events a test also sends as webhooks: `--events-file events.json` (see `dump_events`).
@@ -36,6 +37,14 @@ class Event:
     event: str
     person_id: str
     timestamp: dt.datetime  # aware
+
+
+@dataclasses.dataclass(frozen=True)
+class Trickle:
+    """How much of one trickled answer was written before the client hung up (or all of it)."""
+
+    sent: int
+    total: int
 
 
 @dataclasses.dataclass
@@ -152,6 +161,11 @@ class PostHogStub:
         self.barrier_before_answer: threading.Event | None = None
         # Set when a query arrives: a test can act while the sync waits for the answer.
         self.query_received = threading.Event()
+        self.trickle_seconds_per_byte = 0.0
+        self.trickle_headers = True
+        self.trickles: list[Trickle] = []
+        self._trickle_ended = threading.Condition(self._lock)
+        self._stopping = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self, port: int = 0) -> "PostHogStub":
@@ -173,6 +187,7 @@ class PostHogStub:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # ends answers still trickling
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -197,6 +212,22 @@ class PostHogStub:
     def fail_next(self, status: int, body: dict | str | None = None, **headers: str) -> None:
         """Answer the next query with this status (queue several for several queries)."""
         body = body if body is not None else {"detail": "scripted"}
+        self.scripted.append(ScriptedResponse(status, body, headers))
+
+    def trickle(self, *, seconds_per_byte: float, headers: bool = True) -> None:
+        """From now on send every answer one byte per `seconds_per_byte`: from its status line
+        on, or (`headers=False`) status line and headers at once, then the body byte by byte."""
+        self.trickle_seconds_per_byte = seconds_per_byte
+        self.trickle_headers = headers
+
+    def wait_for_trickles(self, count: int, *, timeout: float) -> list[Trickle]:
+        """The first `count` trickled answers, once each has ended (all sent, or hung up on)."""
+        with self._trickle_ended:
+            self._trickle_ended.wait_for(lambda: len(self.trickles) >= count, timeout=timeout)
+            return list(self.trickles)
+
+    def answer_next(self, body: dict | str, status: int = HTTPStatus.OK, **headers: str) -> None:
+        """Answer the next query with this body instead of the computed one (e.g. a malformed answer)."""
         self.scripted.append(ScriptedResponse(status, body, headers))
 
     def truth(self, *, tz_name: str, mode: int, event: str = "$pageview") -> dict[dt.date, tuple[int, int]]:
@@ -291,6 +322,9 @@ class PostHogStub:
         headers: dict[str, str] | None = None,
     ) -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if self.trickle_seconds_per_byte:
+            content_type = "application/json" if isinstance(body, dict) else "text/plain"
+            return self._trickle(request, status, data, {"Content-Type": content_type, **(headers or {})})
         request.send_response(status)
         request.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
         request.send_header("Content-Length", str(len(data)))
@@ -298,6 +332,34 @@ class PostHogStub:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(data)
+
+    def _trickle(
+        self, request: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]
+    ) -> None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:  # PostHog's own 512 has no standard phrase
+            phrase = ""
+        lines = [f"HTTP/1.1 {status} {phrase}"]
+        lines += [f"{name}: {value}" for name, value in {**headers, "Content-Length": len(data)}.items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        answer = head + data
+        sent = 0
+        request.close_connection = True
+        try:
+            if not self.trickle_headers:
+                request.wfile.write(head)
+                sent = len(head)
+            # One byte per step, so the loop ends with the answer (or when the client hangs up).
+            while sent < len(answer) and not self._stopping.wait(self.trickle_seconds_per_byte):
+                request.wfile.write(answer[sent : sent + 1])
+                sent += 1
+        except OSError:
+            pass  # the client hung up
+        finally:
+            with self._trickle_ended:
+                self.trickles.append(Trickle(sent=sent, total=len(answer)))
+                self._trickle_ended.notify_all()
 
 
 def main() -> None:
@@ -308,6 +370,12 @@ def main() -> None:
     parser.add_argument("--project-id", default="12345")
     parser.add_argument("--api-key", default="phx_testkey")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--trickle-seconds-per-byte",
+        type=float,
+        default=0.0,
+        help="send every answer one byte at a time, this many seconds apart",
+    )
     parser.add_argument(
         "--events-file", help="serve these events (JSON, see dump_events) instead of generated ones"
     )
@@ -325,6 +393,8 @@ def main() -> None:
         latency=args.latency,
         timezone=args.timezone,
     )
+    if args.trickle_seconds_per_byte:
+        stub.trickle(seconds_per_byte=args.trickle_seconds_per_byte)
     stub.start(args.port)
     print(f"PostHog stub on {stub.url} (project {args.project_id}, {len(events)} events)", flush=True)
     # Stop cleanly on SIGTERM (how tests and benchmarks stop it) as on Ctrl-C.

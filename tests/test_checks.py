@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from django.core.management import call_command
 
 from tests.test_settings import ROOT, clean_environment, read_setting
@@ -24,6 +25,14 @@ def test_an_abandon_limit_too_short_for_late_heartbeats_is_reported(settings, ca
     settings.VISITORSYNC_SYNC_ABANDON_AFTER = 30
     call_command("check")
     assert "metrics.W004" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_query_timeout_that_is_not_positive_is_reported(settings, capsys, value):
+    settings.POSTHOG_QUERY_TIMEOUT = value
+    call_command("check")
+    err = capsys.readouterr().err
+    assert "metrics.W001" in err and "POSTHOG_QUERY_TIMEOUT must be a number of seconds above 0" in err
 
 
 def test_the_old_abandon_setting_name_still_works_and_is_reported():

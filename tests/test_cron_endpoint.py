@@ -3,6 +3,7 @@
 import datetime as dt
 import http.client
 import json
+import logging
 import urllib.parse
 from http import HTTPStatus
 
@@ -256,6 +257,51 @@ def test_posthog_failure_is_502_with_the_clients_message_and_changes_nothing(cli
     assert body["run"]["id"] == run.pk and body["run"]["status"] == "failed"
     assert run.status == SyncRun.Status.FAILED and run.trigger == SyncRun.Trigger.CRON
     assert stored_numbers() == {week: (3, 4)}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (lambda w: [[w, 5.9, 10]], "not a whole number"),
+        (lambda w: [[w, True, 2**31 + 1]], "not a whole number"),
+        (lambda w: [[w, 2**63, 2**63]], "not a whole number"),
+        (lambda w: [[w, 1, 2], [w, 3, 4]], "twice in one answer"),
+    ],
+    ids=["float", "bool", "beyond-64-bits", "week-twice"],
+)
+def test_an_impossible_answer_is_502_with_the_reason_and_changes_nothing(client, posthog_stub, rows, message):
+    week = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=week, visitors=3, pageviews=4)
+    posthog_stub.answer_next({"results": rows(week.isoformat()), "hasMore": False})
+    response = client.post(URL, **auth())
+    assert response.status_code == HTTPStatus.BAD_GATEWAY
+    body = response.json()
+    assert body["ok"] is False and message in body["error"]
+    assert body["run"]["status"] == "failed" and message in SyncRun.objects.get().error
+    assert stored_numbers() == {week: (3, 4)}
+
+
+def test_a_redirect_to_a_url_holding_the_api_key_shows_the_key_nowhere(
+    client, admin_client, posthog_stub, caplog
+):
+    key = posthog_stub.api_key
+    caplog.set_level(logging.DEBUG)
+    posthog_stub.fail_next(HTTPStatus.FOUND, "", Location=f"https://evil.example/steal?Bearer%20{key}")
+    response = client.post(URL, **auth())
+    assert response.status_code == HTTPStatus.BAD_GATEWAY
+    body = response.content.decode()
+    assert "redirect (302) to https://evil.example/steal." in response.json()["error"]
+    run = SyncRun.objects.get()
+    seen = {
+        "cron answer": body,
+        "stored error": run.error,
+        "admin sync page": admin_client.get("/admin/metrics/weeklymetric/sync/").content.decode(),
+        "admin run page": admin_client.get(f"/admin/metrics/syncrun/{run.pk}/change/").content.decode(),
+        "log": "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records),
+    }
+    assert "evil.example/steal" in seen["admin sync page"] and "evil.example/steal" in seen["log"]
+    for where, text in seen.items():
+        assert key not in text and key not in urllib.parse.unquote(text), f"the API key is in the {where}"
 
 
 def test_posthog_not_configured_is_503_and_recorded(client, settings, posthog_stub):

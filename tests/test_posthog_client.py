@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import json
+import urllib.parse
 
 import pytest
 import requests
@@ -125,6 +126,57 @@ def test_malformed_rows_are_refused(results):
         client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
 
 
+NOT_COUNTS = [5.9, 5.0, True, False, "5", None, -1, 2**63, [5], {"n": 5}]
+
+
+@pytest.mark.parametrize("column", [1, 2], ids=["visitors", "pageviews"])
+@pytest.mark.parametrize("value", NOT_COUNTS, ids=[repr(v) for v in NOT_COUNTS])
+@responses.activate
+def test_only_json_integers_are_accepted_as_counts(column, value):
+    """A float is not truncated, a boolean is not 1, and a count must fit in 64 bits."""
+    row = ["2025-01-06", 0, 2**62]
+    row[column] = value
+    responses.post(QUERY_URL, json=ok([row]))
+    with pytest.raises(posthog.PostHogBadResponse, match="not a whole number") as caught:
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert "2025-01-06" in str(caught.value) and "nothing was stored" in str(caught.value)
+
+
+@responses.activate
+def test_the_largest_64_bit_count_is_accepted():
+    responses.post(QUERY_URL, json=ok([["2025-01-06", 2**63 - 1, 2**63 - 1]]))
+    counts = client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert counts.for_week(FIRST) == posthog.WeekCount(FIRST, 2**63 - 1, 2**63 - 1)
+
+
+@responses.activate
+def test_a_week_that_appears_twice_is_refused_naming_the_week():
+    second = FIRST + dt.timedelta(weeks=1)
+    rows = [[FIRST.isoformat(), 1, 2], [second.isoformat(), 3, 4], [second.isoformat(), 5, 6]]
+    responses.post(QUERY_URL, json=ok(rows))
+    with pytest.raises(posthog.PostHogBadResponse, match=f"week {second} twice"):
+        client().weekly_counts(first_week=FIRST, last_week=second)
+
+
+@pytest.mark.parametrize(
+    "week",
+    [20250106, "2025-01-06 garbage", "2025-01-06T12:00:00", None],
+    ids=["number", "trailing-text", "not-midnight", "null"],
+)
+@responses.activate
+def test_a_week_that_is_not_a_date_string_is_refused(week):
+    responses.post(QUERY_URL, json=ok([[week, 1, 2]]))
+    with pytest.raises(posthog.PostHogBadResponse, match="malformed row"):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+
+
+@responses.activate
+def test_a_row_with_extra_columns_is_refused():
+    responses.post(QUERY_URL, json=ok([["2025-01-06", 1, 2, 3]]))
+    with pytest.raises(posthog.PostHogBadResponse, match="malformed row"):
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+
+
 @responses.activate
 def test_non_json_answer_is_a_bad_response():
     responses.post(QUERY_URL, body="<html>proxy</html>", status=200)
@@ -168,6 +220,35 @@ def test_client_errors_are_not_retried(status, error, message, no_sleep):
     assert no_sleep == []
 
 
+KEY = "phx_testkey"  # tests/settings.py
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        (f"https://evil.example/steal?Bearer%20{KEY}", "https://evil.example/steal"),
+        (f"https://evil.example/steal?token={KEY}&x=1#frag", "https://evil.example/steal"),
+        (f"https://evil.example/steal/{KEY}/now", "https://evil.example/steal/[POSTHOG_API_KEY]/now"),
+        ("https://evil.example/steal/%70hx_testkey", "https://evil.example/steal/[POSTHOG_API_KEY]"),
+        (f"https://{KEY}:secret@evil.example/login", "https://evil.example/login"),
+        (f"https://user@{KEY}.evil.example/", "https://[POSTHOG_API_KEY].evil.example/"),
+        (f"/api/projects/12345/query/?auth=Bearer+{KEY}", "/api/projects/12345/query/"),
+    ],
+    ids=["query", "query-and-fragment", "path", "percent-encoded-path", "userinfo", "host", "relative"],
+)
+@responses.activate
+def test_a_redirect_never_shows_the_api_key(location, shown, no_sleep):
+    """A redirect's Location is shown as scheme, host and path only, with the key cut out."""
+    responses.post(QUERY_URL, status=302, headers={"Location": location})
+    with pytest.raises(posthog.PostHogBadResponse, match="redirect") as caught:
+        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    message = str(caught.value)
+    assert KEY not in message and KEY not in urllib.parse.unquote(message)
+    assert "secret" not in message and "frag" not in message
+    assert f"(302) to {shown}." in message
+    assert len(responses.calls) == 1  # never followed
+
+
 @responses.activate
 def test_server_error_is_retried_then_succeeds(no_sleep):
     responses.post(QUERY_URL, json={"detail": "boom"}, status=502)
@@ -188,6 +269,15 @@ def test_connection_errors_are_retried_then_reported(no_sleep):
         client(max_attempts=3).weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 3
     assert len(no_sleep) == 2
+
+
+@responses.activate
+def test_an_answer_cut_off_midway_is_retried_then_reported(no_sleep):
+    """A connection that breaks while the answer comes in is PostHog being unavailable, not a bug."""
+    responses.post(QUERY_URL, body=requests.exceptions.ChunkedEncodingError("Connection broken"))
+    with pytest.raises(posthog.PostHogUnavailable, match="ChunkedEncodingError"):
+        client(max_attempts=2).weekly_counts(first_week=FIRST, last_week=FIRST)
+    assert len(responses.calls) == 2
 
 
 @responses.activate

@@ -9,6 +9,7 @@ from http import HTTPStatus
 import pytest
 from django.conf import settings as django_settings
 
+from metrics.posthog import PostHogConfig
 from tests.stack import (
     ROOT,
     fetch,
@@ -127,11 +128,7 @@ def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
 
 def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
     config = gunicorn_config(monkeypatch)
-    one_query = (
-        django_settings.POSTHOG_RETRY_DEADLINE
-        + django_settings.POSTHOG_CONNECT_TIMEOUT
-        + django_settings.POSTHOG_READ_TIMEOUT
-    )
+    one_query = PostHogConfig.from_settings().longest_query
     assert config["timeout"] > one_query
     assert config["graceful_timeout"] > one_query
     assert config["timeout"] >= django_settings.VISITORSYNC_SYNC_ABANDON_AFTER

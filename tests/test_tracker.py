@@ -7,6 +7,7 @@ import json
 import pytest
 import responses
 from django.db.models import F
+from django.utils import timezone
 
 from metrics import tracker, weeks
 from metrics.models import SyncRun, WeeklyMetric
@@ -301,6 +302,49 @@ def test_an_unexpected_error_is_recorded_as_internal_and_changes_nothing(posthog
     run = SyncRun.objects.get()
     assert (run.status, run.error) == (SyncRun.Status.FAILED, "Internal error: RuntimeError('boom')")
     assert WeeklyMetric.objects.count() == 0
+
+
+def test_counts_beyond_32_bits_are_stored_and_read_back(posthog_stub):
+    """A busy site's pageviews outgrow 32 bits; the columns are 64-bit on SQLite and PostgreSQL."""
+    week = weeks.current_week_start()
+    big = 2**31 + 5
+    posthog_stub.answer_next({"results": [[week.isoformat(), big, big + 2]], "hasMore": False})
+    run = tracker.sync_weeks(tracker.SyncOptions(trigger=TRIGGER), week_starts=[week])
+    assert run.status == SyncRun.Status.SUCCEEDED and run.weeks_created == 1
+    metric = WeeklyMetric.objects.get()
+    assert (metric.visitors, metric.pageviews, metric.posthog_visitors, metric.posthog_pageviews) == (
+        big,
+        big + 2,
+        big,
+        big + 2,
+    )
+    # The webhook keeps counting on top, in the database (F() + 1).
+    tracker.record_pageview(key="big-1", event="$pageview", timestamp=timezone.now(), visitor_id="someone")
+    metric.refresh_from_db()
+    assert (metric.visitors, metric.pageviews) == (big + 1, big + 3)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (lambda w: [[w, 5.9, 10]], "not a whole number"),
+        (lambda w: [[w, True, True]], "not a whole number"),
+        (lambda w: [[w, 2**63, 2**63]], "not a whole number"),
+        (lambda w: [[w, 1, 2], [w, 3, 4]], "twice in one answer"),
+    ],
+    ids=["float", "bool", "beyond-64-bits", "week-twice"],
+)
+def test_an_impossible_answer_fails_the_sync_and_changes_nothing(posthog_stub, rows, message):
+    week = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=week, visitors=3, pageviews=4)
+    posthog_stub.answer_next({"results": rows(week.isoformat()), "hasMore": False})
+    with pytest.raises(tracker.SyncFailed, match=message) as caught:
+        tracker.sync_weeks(tracker.SyncOptions(trigger=TRIGGER), week_starts=[week])
+    run = SyncRun.objects.get()
+    assert caught.value.run == run
+    assert run.status == SyncRun.Status.FAILED and message in run.error
+    assert "Internal error" not in run.error
+    assert stored_numbers() == {week: (3, 4)}
 
 
 def test_since_is_refused_for_a_list_of_weeks(posthog_stub):

@@ -200,6 +200,8 @@ POSTHOG_API_KEY = env.str("POSTHOG_API_KEY", default="")
 POSTHOG_CONNECT_TIMEOUT = env.float("POSTHOG_CONNECT_TIMEOUT", default=5.0)
 # PostHog stops a query after 10 s; leave room for queueing and the transfer.
 POSTHOG_READ_TIMEOUT = env.float("POSTHOG_READ_TIMEOUT", default=30.0)
+# The read timeout bounds each read; this bounds one attempt in all (connect to last byte).
+POSTHOG_QUERY_TIMEOUT = env.float("POSTHOG_QUERY_TIMEOUT", default=60.0)
 POSTHOG_MAX_ATTEMPTS = env.int("POSTHOG_MAX_ATTEMPTS", default=4)
 POSTHOG_RETRY_DEADLINE = env.float("POSTHOG_RETRY_DEADLINE", default=120.0)
 POSTHOG_RETRY_AFTER_CAP = env.float("POSTHOG_RETRY_AFTER_CAP", default=60.0)

@@ -1,8 +1,9 @@
 """PostHog's Query API: the one package that talks HTTP to PostHog.
 
 `client.py` holds the HTTP (a `requests.Session`, timeouts, retries, errors in words);
-`query.py` the HogQL it sends and how the answer is read; `config.py` the settings and what
-is wrong with them; `errors.py` the `PostHogError` family. The tracker calls
+`deadline.py` the total time limit of one attempt, which hangs up on an answer that trickles
+in; `query.py` the HogQL it sends and how the answer is read; `config.py` the settings and
+what is wrong with them; `errors.py` the `PostHogError` family. The tracker calls
 `PostHogClient.weekly_counts` once per range of weeks it decides on.
 """
 

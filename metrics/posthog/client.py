@@ -1,8 +1,9 @@
 """The PostHog Query API client: the one place that talks HTTP to PostHog.
 
 It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
-call, with one grouped HogQL query (the tracker decides the ranges), retries what a retry
-can fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
+call, with one grouped HogQL query (the tracker decides the ranges), bounds each attempt in
+all (`deadline.py`: the read timeout alone bounds only each read), retries what a retry can
+fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
 message tells the user what to do.
 """
 
@@ -11,8 +12,10 @@ import datetime as dt
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -22,12 +25,21 @@ from metrics import weeks
 from metrics.logsafe import loggable
 from metrics.posthog import errors
 from metrics.posthog.config import PostHogConfig
+from metrics.posthog.deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_hogql
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "visitorsync/1.0 (+https://github.com/visitorsync; Django)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What a failed transfer raises: no connection, a timeout, or an answer cut off (also when
+# the attempt's deadline hangs up on it).
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 # PostHog allows 3 concurrent queries per project, shared by the whole team: keep at most
 # one in flight from this process (the sync lock keeps it to one across processes).
@@ -67,6 +79,8 @@ class PostHogClient:
         self.config = config or PostHogConfig.from_settings()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, DeadlineAdapter())
         self._sleep = sleep or sleep_for
         self._clock = clock or monotonic_now
         self.queries = 0
@@ -122,19 +136,24 @@ class PostHogClient:
         while True:
             attempt += 1
             with _in_flight:
+                # The read timeout bounds each read; this bounds the attempt, so an answer
+                # that trickles in cannot hold the sync (and its lock) past every limit.
+                attempt_deadline = AttemptDeadline(self.config.query_timeout)
                 try:
                     self.queries += 1
-                    response = self.session.post(
-                        self.config.query_url,
-                        json=payload,
-                        headers=headers,
-                        timeout=(self.config.connect_timeout, self.config.read_timeout),
-                        allow_redirects=False,
-                    )
-                except (requests.ConnectionError, requests.Timeout) as err:
-                    failure: errors.PostHogError = errors.PostHogUnavailable(
-                        f"Could not reach PostHog at {self.config.host} "
-                        f"({type(err).__name__}). Check POSTHOG_HOST and the network."
+                    with attempt_deadline:
+                        response = self.session.post(
+                            self.config.query_url,
+                            json=payload,
+                            headers=headers,
+                            timeout=(self.config.connect_timeout, self.config.read_timeout),
+                            allow_redirects=False,
+                        )
+                except TRANSPORT_ERRORS as err:
+                    # Retried like a read timeout: a slow link may recover, and the retry
+                    # deadline still bounds the whole query.
+                    failure: errors.PostHogError = (
+                        self._too_slow() if attempt_deadline.expired else self._unreachable(err)
                     )
                     failure.__cause__ = err
                     wait = self._backoff(attempt)
@@ -158,6 +177,21 @@ class PostHogClient:
                 wait,
             )
             self._sleep(wait)
+
+    def _unreachable(self, err: Exception) -> errors.PostHogUnavailable:
+        return errors.PostHogUnavailable(
+            f"Could not reach PostHog at {self.config.host} "
+            f"({type(err).__name__}). Check POSTHOG_HOST and the network."
+        )
+
+    def _too_slow(self) -> errors.PostHogUnavailable:
+        return errors.PostHogUnavailable(
+            f"PostHog answered too slowly: its answer was not complete after "
+            f"{self.config.query_timeout:g} s (POSTHOG_QUERY_TIMEOUT, the most one attempt may "
+            f"take), so visitorsync hung up. Check the network and any proxy between this "
+            f"server and {self.config.host}; if PostHog itself is this slow, raise "
+            "POSTHOG_QUERY_TIMEOUT."
+        )
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, so clients that failed together do not
@@ -206,8 +240,9 @@ class PostHogClient:
                 "shared by your whole team; try again in a few minutes."
             )
         if 300 <= status < 400:
+            where = _redirect_target(response.headers.get("Location"), secret=self.config.api_key)
             return errors.PostHogBadResponse(
-                f"PostHog answered a redirect ({status}) to {response.headers.get('Location')}. "
+                f"PostHog answered a redirect ({status}) to {where}. "
                 "Set POSTHOG_HOST to the final address (https, no path)."
             )
         if status == 400:
@@ -252,6 +287,40 @@ def _detail(response: requests.Response, *, secret: str) -> str:
         text = (response.text or response.reason or "").strip()
     else:
         text = str(body.get("detail") or body.get("code") or body) if isinstance(body, dict) else str(body)
-    if secret:
-        text = text.replace(secret, "[POSTHOG_API_KEY]")
-    return text[:200]
+    return _redact(text, secret=secret)[:200]
+
+
+def _redirect_target(location: str | None, *, secret: str) -> str:
+    """Where a redirect points, as scheme, host and path only, for messages that are logged and stored.
+
+    A redirect may carry credentials in its query string, fragment or userinfo (a server can
+    put the Authorization it received there), so those parts are never shown, and the API key
+    is cut out of the rest, also where it is percent-encoded.
+    """
+    if not location:
+        return "an address it did not give"
+    try:
+        parts = urllib.parse.urlsplit(location)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "an address that is not a URL"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is not None:
+        host = f"{host}:{port}"
+    path = parts.path
+    for _ in range(5):  # undo repeated percent-encoding, which could otherwise hide the key
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    shown = (f"{parts.scheme}://{host}" if host else "") + path
+    shown = "".join(char if char.isprintable() else "?" for char in shown)
+    return _redact(shown, secret=secret)[:200]
+
+
+def _redact(text: str, *, secret: str) -> str:
+    # Case-insensitively: a host name in a URL may have been lowercased.
+    if not secret:
+        return text
+    return re.sub(re.escape(secret), "[POSTHOG_API_KEY]", text, flags=re.IGNORECASE)

@@ -17,6 +17,7 @@ class PostHogConfig:
     week_mode: int
     connect_timeout: float
     read_timeout: float
+    query_timeout: float
     max_attempts: int
     retry_deadline: float
     retry_after_cap: float
@@ -32,6 +33,7 @@ class PostHogConfig:
             week_mode=weeks.hogql_week_mode(),
             connect_timeout=settings.POSTHOG_CONNECT_TIMEOUT,
             read_timeout=settings.POSTHOG_READ_TIMEOUT,
+            query_timeout=settings.POSTHOG_QUERY_TIMEOUT,
             max_attempts=max(1, settings.POSTHOG_MAX_ATTEMPTS),
             retry_deadline=settings.POSTHOG_RETRY_DEADLINE,
             retry_after_cap=settings.POSTHOG_RETRY_AFTER_CAP,
@@ -63,12 +65,23 @@ class PostHogConfig:
                 "send events. Create a personal API key (phx_...) with the "
                 "'Query Read' scope in PostHog (Settings > Personal API keys)."
             )
+        if not self.query_timeout > 0:
+            found.append(
+                f"POSTHOG_QUERY_TIMEOUT must be a number of seconds above 0, not {self.query_timeout:g}: "
+                "it is the most one query attempt may take (default 60)."
+            )
         if ".i.posthog.com" in self.host:
             found.append(
                 f"POSTHOG_HOST={self.host} is an ingestion host, which does not "
                 "answer queries; use https://us.posthog.com or https://eu.posthog.com."
             )
         return found
+
+    @property
+    def longest_query(self) -> float:
+        """Seconds one query may take at worst: no retry starts after the retry deadline, and
+        the last attempt may take a connect timeout and a query timeout from there."""
+        return self.retry_deadline + self.connect_timeout + self.query_timeout
 
     @property
     def missing_settings(self) -> list[str]:

@@ -28,7 +28,8 @@ class PostHogRateLimited(PostHogError):
 
 
 class PostHogUnavailable(PostHogError):
-    """PostHog could not be reached or kept failing (5xx, timeouts, connection errors)."""
+    """PostHog could not be reached or kept failing (5xx, timeouts, connection errors, answers
+    that did not arrive within POSTHOG_QUERY_TIMEOUT)."""
 
 
 class PostHogBadResponse(PostHogError):

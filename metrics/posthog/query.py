@@ -9,6 +9,8 @@ from metrics.posthog.errors import PostHogBadResponse
 
 # PostHog answers at most 100 rows without a LIMIT, and at most 50,000 with one.
 ROW_LIMIT = 1000
+# The largest count that is stored (a signed 64-bit database column).
+MAX_COUNT = 2**63 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,30 +66,69 @@ def read_weekly_counts(body: dict[str, Any], *, first_week: dt.date, last_week: 
             "most a query may return, so the answer may be cut short; nothing was stored. "
             "Lower VISITORSYNC_CHUNK_WEEKS."
         )
-    parsed = [_parse_row(row) for row in rows]
-    for row in parsed:
-        if not first_week <= row.week_start <= last_week or not weeks.is_week_start(row.week_start):
+    counts: dict[dt.date, WeekCount] = {}
+    for row in rows:
+        count = _parse_row(row)
+        if not first_week <= count.week_start <= last_week or not weeks.is_week_start(count.week_start):
             raise PostHogBadResponse(
-                f"PostHog returned week {row.week_start}, which is not a week start between "
+                f"PostHog returned week {count.week_start}, which is not a week start between "
                 f"{first_week} and {last_week}. Check that VISITORSYNC_WEEK_START and "
                 "VISITORSYNC_TIMEZONE are what you expect; nothing was stored."
             )
-    return WeeklyCounts(first_week, last_week, {row.week_start: row for row in parsed})
+        if count.week_start in counts:
+            # GROUP BY week gives each week once; a second row is not ours to add up or pick from.
+            raise PostHogBadResponse(
+                f"PostHog returned week {count.week_start} twice in one answer; nothing was stored. "
+                "Please report it with this message and your PostHog version."
+            )
+        counts[count.week_start] = count
+    return WeeklyCounts(first_week, last_week, counts)
 
 
 def _parse_row(row: Any) -> WeekCount:
-    if not isinstance(row, list | tuple) or len(row) < 3:
-        raise PostHogBadResponse(f"PostHog returned a malformed row {row!r}; nothing was stored.")
-    week, visitors, pageviews = row[0], row[1], row[2]
-    try:
-        # toStartOfWeek gives a Date ("2025-03-10"); tolerate a DateTime rendering too.
-        week_start = dt.date.fromisoformat(str(week)[:10])
-        visitors, pageviews = int(visitors), int(pageviews)
-    except (TypeError, ValueError) as err:
-        raise PostHogBadResponse(f"PostHog returned a malformed row {row!r}; nothing was stored.") from err
-    if visitors < 0 or pageviews < 0 or visitors > pageviews:
+    """One (week, visitors, pageviews) row, read without any conversion that could hide a fault."""
+    if not isinstance(row, list) or len(row) != 3:
+        raise PostHogBadResponse(f"PostHog returned a malformed row {_excerpt(row)}; nothing was stored.")
+    week_start = _parse_week(row[0])
+    if week_start is None:
+        raise PostHogBadResponse(f"PostHog returned a malformed row {_excerpt(row)}; nothing was stored.")
+    visitors = _parse_count(row[1], "visitors", week_start)
+    pageviews = _parse_count(row[2], "pageviews", week_start)
+    if visitors > pageviews:
         raise PostHogBadResponse(
             f"PostHog returned impossible numbers for week {week_start}: {visitors} visitors, "
             f"{pageviews} pageviews; nothing was stored."
         )
     return WeekCount(week_start, visitors, pageviews)
+
+
+def _parse_week(value: Any) -> dt.date | None:
+    # toStartOfWeek gives a Date ("2025-03-10"); tolerate a DateTime rendering of its midnight.
+    if not isinstance(value, str):
+        return None
+    try:
+        if len(value) == len("2025-03-10"):
+            return dt.date.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.date() if moment.time() == dt.time(0) else None
+
+
+def _parse_count(value: Any, name: str, week_start: dt.date) -> int:
+    # count() is a UInt64, which PostHog sends as a JSON integer. int() would truncate 5.9,
+    # turn true into 1 and read "5": any of those means the answer is not what we asked for.
+    # bool is a subclass of int, hence the exact type check.
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise PostHogBadResponse(
+            f"PostHog returned a count that is not a whole number from 0 to {MAX_COUNT} "
+            f"({name} {_excerpt(value)} for week {week_start}); nothing was stored. Please report it "
+            "with this message and your PostHog version."
+        )
+    return value
+
+
+def _excerpt(value: Any) -> str:
+    # Messages are stored on the run and logged: an answer cannot make them arbitrarily long.
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
