@@ -6,7 +6,7 @@ Warnings that only matter in production are tagged `deploy`, so `check --deploy`
 from django.conf import settings
 from django.core import checks
 
-from metrics import auth, schedule
+from metrics import auth, counting, schedule
 from metrics.auth import SECRET_SETTINGS, AuthMode, WebhookConfig
 from metrics.posthog import PostHogConfig
 
@@ -18,7 +18,16 @@ def posthog_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Warning(
             problem, hint="See docs/connecting-posthog.md, 'The personal API key'.", id="metrics.W001"
         )
-        for problem in PostHogConfig.from_settings().problems()
+        for problem in PostHogConfig.from_settings().connection_problems()
+    ]
+
+
+@checks.register()
+def counting_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """What counts (events, hosts, test accounts) must be readable, or both paths count wrong."""
+    return [
+        checks.Error(problem, hint="See docs/configuration.md, 'What counts'.", id="metrics.E004")
+        for problem in counting.problems()
     ]
 
 

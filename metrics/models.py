@@ -116,6 +116,12 @@ class SyncRun(models.Model):
     weeks_updated = models.PositiveIntegerField(default=0)
     weeks_unchanged = models.PositiveIntegerField(default=0)
     queries = models.PositiveIntegerField(default=0, help_text="PostHog queries spent.")
+    chunk_weeks = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Weeks per PostHog query that worked (smaller than VISITORSYNC_CHUNK_WEEKS when "
+        "PostHog found a range too heavy and the sync split it).",
+    )
     error = models.TextField(blank=True)
     changes = models.JSONField(
         default=list,

@@ -97,6 +97,7 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
             event=pageview.event,
             timestamp=pageview.timestamp,
             visitor_id=pageview.visitor_id,
+            host=pageview.host,
         )
     except tracker.RecordingUnavailable as err:
         # The tracker logged the driver's message; it names the database's host and port,

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from metrics import weeks
+from metrics import counting, weeks
 from metrics.auth import AuthMode, WebhookConfig, bearer_token, secret_matches
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def health() -> tuple[HTTPStatus, dict[str, Any]]:
         "endpoint": "PostHog HTTP Webhook destination",
         "accepting": refusal is None,
         "event": settings.VISITORSYNC_EVENT,
+        "events": list(counting.event_names()),
+        "hosts": [str(pattern) for pattern in counting.host_patterns()],
         "auth": str(config.mode),
         "retention_weeks": settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS,
         "max_body_bytes": settings.VISITORSYNC_WEBHOOK_MAX_BODY,
@@ -100,6 +102,7 @@ class Pageview:
     event: str
     timestamp: dt.datetime  # aware
     visitor_id: str | None
+    host: str | None = None  # event.properties.$host; mobile events have none
 
 
 def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pageview:
@@ -285,9 +288,9 @@ def parse_pageview(body: bytes, *, now: dt.datetime) -> Pageview:
     name = _required_string(event, "event")
     timestamp = _parse_timestamp(_required_string(event, "timestamp"), now=now)
     visitor_id = None
-    if name == settings.VISITORSYNC_EVENT:
+    if counting.counts_event(name):
         visitor_id = _visitor_id(payload.get("person"), event.get("distinct_id"))
-    return Pageview(uuid=uuid, event=name, timestamp=timestamp, visitor_id=visitor_id)
+    return Pageview(uuid=uuid, event=name, timestamp=timestamp, visitor_id=visitor_id, host=_host(event))
 
 
 def _required_string(event: dict, name: str) -> str:
@@ -337,6 +340,15 @@ def _parse_timestamp(value: str, *, now: dt.datetime) -> dt.datetime:
             f"event.timestamp {value[:40]!r} is more than a day in the future.", field="event.timestamp"
         )
     return moment
+
+
+def _host(event: dict) -> str | None:
+    """`$host` from the event's properties (posthog-js sends location.host); None if absent."""
+    properties = event.get("properties")
+    host = properties.get("$host") if isinstance(properties, dict) else None
+    if isinstance(host, str) and host.strip() and _encodable(host):
+        return host.strip()
+    return None
 
 
 def _visitor_id(person: Any, distinct_id: Any) -> str:

@@ -1,6 +1,8 @@
 """Helpers several test modules share: what is stored, and what PostHog says it should be."""
 
 import datetime as dt
+import json
+import re
 
 from metrics import weeks
 from metrics.models import WeeklyMetric
@@ -20,6 +22,15 @@ PUBLIC_RUN_KEYS = frozenset(
     }
 )  # fmt: skip
 RUN_KEYS = PUBLIC_RUN_KEYS | PRIVATE_RUN_KEYS
+
+
+def query_bounds(request_body: bytes | str) -> dict[str, str]:
+    """The `start` and `end` literals of the weekly-counts query in a request to PostHog."""
+    query = json.loads(request_body)["query"]["query"]
+    start = re.search(r"timestamp >= toDateTime\('([^']+)'\)", query)
+    end = re.search(r"timestamp < toDateTime\('([^']+)'\)", query)
+    assert start and end, query
+    return {"start": start.group(1), "end": end.group(1)}
 
 
 def stored_numbers() -> dict[dt.date, tuple[int, int]]:

@@ -1,8 +1,12 @@
 """A PostHog-compatible Query API stub on 127.0.0.1, for tests and benchmarks.
 
 It answers `POST /api/projects/<id>/query/` the way PostHog does for visitorsync's weekly
-HogQL query: it reads the week mode, time zone, event and bounds from the request and
-computes the weekly numbers from its own fixture events (the ground truth). It checks the
+HogQL query: it reads the week mode, time zone, events, bounds and host filter from the
+query's text, expands `{filters}` into its project's "internal and test users" filters
+(`test_account_filters`, PostHog's shape) when `filters.filterTestAccounts` is set, refuses
+what PostHog refuses (`values` together with `{filters}`, an unknown placeholder or filters
+key: 400), answers 512 for a range longer than `max_weeks_per_query` (PostHog's "too heavy"),
+and computes the weekly numbers from its own fixture events (the ground truth). It checks the
 Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
 does), and can add latency, answer a scripted sequence of failures, or trickle its answers
 one byte at a time (`trickle`), as a congested link or a broken proxy does.
@@ -27,6 +31,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WEEK_EXPR = re.compile(r"toStartOfWeek\(toTimeZone\(timestamp, '([^']+)'\), (\d)\)")
+STRING = r"'((?:[^'\\]|\\.)*)'"
+EVENTS_EXPR = re.compile(r"\bevent IN \(([^)]*)\)")
+START_EXPR = re.compile(r"timestamp >= toDateTime\(" + STRING + r"\)")
+END_EXPR = re.compile(r"timestamp < toDateTime\(" + STRING + r"\)")
+HOSTS_EXPR = re.compile(r"lower\(properties\.\$host\) IN \(([^)]*)\)")
+SUBDOMAIN_EXPR = re.compile(r"lower\(properties\.\$host\) LIKE '%\.([^']*)'")
+PLACEHOLDER_EXPR = re.compile(r"\{(\w+)\}")
+# What PostHog gives a new project (posthog/models/team/team.py): leave out localhost.
+DEFAULT_TEST_ACCOUNT_FILTERS = [
+    {"key": "$host", "operator": "not_regex", "value": r"^(localhost|127\.0\.0\.1)($|:)", "type": "event"}
+]
 LIMIT_EXPR = re.compile(r"\bLIMIT (\d+)\s*$")
 PATH_EXPR = re.compile(r"^/api/(?:projects|environments)/(\d+)/query/?$")
 
@@ -37,6 +52,8 @@ class Event:
     event: str
     person_id: str
     timestamp: dt.datetime  # aware
+    host: str | None = None  # properties.$host (mobile events have none)
+    email: str | None = None  # the person's email property
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +71,34 @@ class ScriptedResponse:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+def _strings(text: str) -> list[str]:
+    """The HogQL string literals in `text`, unescaped."""
+    return [re.sub(r"\\(.)", r"\1", item) for item in re.findall(STRING, text)]
+
+
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _test_account_filter(item: dict):
+    """One of PostHog's test-account filters as a predicate; a missing value passes it, as in
+    PostHog (`not_regex` and `not_icontains` are true for null)."""
+    key, operator, value = item["key"], item["operator"], item["value"]
+
+    def field(e: Event) -> str | None:
+        if item.get("type") == "person" and key == "email":
+            return e.email
+        if key == "$host":
+            return e.host
+        raise ValueError(f"the stub does not know the property {key!r}")
+
+    if operator == "not_regex":
+        return lambda e: field(e) is None or re.search(value, field(e)) is None
+    if operator == "not_icontains":
+        return lambda e: field(e) is None or value.lower() not in field(e).lower()
+    raise ValueError(f"the stub does not know the operator {operator!r}")
+
+
 def week_start(moment: dt.datetime, *, tz_name: str, mode: int) -> dt.date:
     """ClickHouse toStartOfWeek(toTimeZone(ts, tz), mode) for modes 0 (Sunday) and 3 (Monday)."""
     day = moment.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
@@ -66,15 +111,18 @@ def weekly_truth(
     *,
     tz_name: str,
     mode: int,
-    event: str = "$pageview",
+    event: str | tuple[str, ...] = "$pageview",
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    where=None,
 ) -> dict[dt.date, tuple[int, int]]:
-    """{week_start: (unique persons, event count)} over the events in [start, end)."""
+    """{week_start: (unique persons, event count)} over the events named in [start, end) for
+    which `where(event)` (if given) is true."""
+    names = (event,) if isinstance(event, str) else tuple(event)
     persons: dict[dt.date, set[str]] = defaultdict(set)
     views: dict[dt.date, int] = defaultdict(int)
     for item in events:
-        if item.event != event:
+        if item.event not in names or (where is not None and not where(item)):
             continue
         if (start and item.timestamp < start) or (end and item.timestamp >= end):
             continue
@@ -119,7 +167,14 @@ def dump_events(events: list[Event]) -> str:
     """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp}."""
     return json.dumps(
         [
-            {"uuid": e.uuid, "event": e.event, "person_id": e.person_id, "timestamp": e.timestamp.isoformat()}
+            {
+                "uuid": e.uuid,
+                "event": e.event,
+                "person_id": e.person_id,
+                "timestamp": e.timestamp.isoformat(),
+                "host": e.host,
+                "email": e.email,
+            }
             for e in events
         ]
     )
@@ -132,7 +187,9 @@ def load_events(text: str) -> list[Event]:
         moment = dt.datetime.fromisoformat(item["timestamp"])
         if moment.tzinfo is None:
             raise ValueError(f"event {item['uuid']}: timestamp {item['timestamp']!r} has no offset")
-        events.append(Event(item["uuid"], item["event"], item["person_id"], moment))
+        events.append(
+            Event(item["uuid"], item["event"], item["person_id"], moment, item.get("host"), item.get("email"))
+        )
     return events
 
 
@@ -147,8 +204,16 @@ class PostHogStub:
         api_key: str = "phx_testkey",
         latency: float = 0.0,
         timezone: str = "UTC",
+        test_account_filters: list[dict] | None = None,
+        max_weeks_per_query: int | None = None,
     ) -> None:
         self.events = list(events or [])
+        # The project's "internal and test users" filters, in PostHog's shape.
+        self.test_account_filters = (
+            DEFAULT_TEST_ACCOUNT_FILTERS if test_account_filters is None else test_account_filters
+        )
+        # Longer ranges are answered 512 "too heavy", as PostHog answers a costly query.
+        self.max_weeks_per_query = max_weeks_per_query
         self.project_id = project_id
         self.api_key = api_key
         self.latency = latency
@@ -265,7 +330,10 @@ class PostHogStub:
         try:
             payload = json.loads(raw)
             query = payload["query"]
-            answer = self._answer(query["query"], query.get("values") or {})
+            too_heavy = self._too_heavy(query["query"])
+            if too_heavy:
+                return self._send(request, 512, too_heavy)
+            answer = self._answer(query["query"], query.get("values") or {}, query.get("filters"))
         except (ValueError, KeyError, TypeError) as err:
             return self._send(
                 request,
@@ -274,7 +342,53 @@ class PostHogStub:
             )
         self._send(request, HTTPStatus.OK, answer)
 
-    def _answer(self, hogql: str, values: dict) -> dict:
+    def _too_heavy(self, hogql: str) -> dict | None:
+        if self.max_weeks_per_query is None or not START_EXPR.search(hogql):
+            return None
+        start, end = _moment(START_EXPR.search(hogql).group(1)), _moment(END_EXPR.search(hogql).group(1))
+        if (end - start) <= dt.timedelta(weeks=self.max_weeks_per_query, hours=1):
+            return None
+        seconds = round((end - start) / dt.timedelta(weeks=1) * 1.3)
+        return {
+            "type": "server_error",
+            "code": "error",
+            "detail": f"Estimated query execution time ({seconds} seconds) is too long. Try reducing "
+            "its scope by changing the time range.",
+            "attr": None,
+        }
+
+    def _where(self, hogql: str, values: dict, filters: dict | None):
+        """The event predicate the query's WHERE asks for, beyond events and bounds; raises
+        ValueError (a 400) where PostHog refuses the query."""
+        placeholders = set(PLACEHOLDER_EXPR.findall(hogql))
+        if values and "filters" in placeholders:
+            # PostHog substitutes `values` first and then finds {filters} unresolved.
+            raise ValueError("Placeholder {filters} is not available in this context.")
+        unknown = placeholders - set(values) - {"filters"}
+        if unknown:
+            raise ValueError(f"Unresolved placeholder: {{{sorted(unknown)[0]}}}")
+        if filters is not None and set(filters) - {"filterTestAccounts", "dateRange", "properties"}:
+            raise ValueError(f"Unknown filters: {sorted(filters)}")
+        predicates = []
+        if HOSTS_EXPR.search(hogql) or SUBDOMAIN_EXPR.search(hogql):
+            exact = (
+                {h.lower() for h in _strings(HOSTS_EXPR.search(hogql).group(1))}
+                if HOSTS_EXPR.search(hogql)
+                else set()
+            )
+            subdomains = [s.lower() for s in SUBDOMAIN_EXPR.findall(hogql)]
+            predicates.append(
+                lambda e: (
+                    not e.host
+                    or e.host.lower() in exact
+                    or any(e.host.lower().endswith("." + s) for s in subdomains)
+                )
+            )
+        if "filters" in placeholders and filters and filters.get("filterTestAccounts"):
+            predicates += [_test_account_filter(item) for item in self.test_account_filters]
+        return lambda e: all(predicate(e) for predicate in predicates)
+
+    def _answer(self, hogql: str, values: dict, filters: dict | None = None) -> dict:
         base = {
             "is_cached": False,
             "timezone": self.timezone,
@@ -297,10 +411,21 @@ class PostHogStub:
         limit_match = LIMIT_EXPR.search(hogql)
         limit = int(limit_match.group(1)) if limit_match else 100
         tz_name, mode = week_match.group(1), int(week_match.group(2))
-        start = dt.datetime.fromisoformat(values["start"].replace("Z", "+00:00"))
-        end = dt.datetime.fromisoformat(values["end"].replace("Z", "+00:00"))
+        where = self._where(hogql, values, filters)
+        events = EVENTS_EXPR.search(hogql)
+        if not events:
+            raise ValueError("unsupported query: no `event IN (...)` condition")
+        start, end = START_EXPR.search(hogql), END_EXPR.search(hogql)
+        if not (start and end):
+            raise ValueError("unsupported query: no timestamp bounds")
         truth = weekly_truth(
-            self.events, tz_name=tz_name, mode=mode, event=values["event"], start=start, end=end
+            self.events,
+            tz_name=tz_name,
+            mode=mode,
+            event=tuple(_strings(events.group(1))),
+            start=_moment(start.group(1)),
+            end=_moment(end.group(1)),
+            where=where,
         )
         rows = [[week.isoformat(), visitors, views] for week, (visitors, views) in truth.items()]
         return {

@@ -48,6 +48,20 @@ MESSAGES = [
     ("metrics/tracker/sync.py", "presumed dead and its lock released, so it wrote nothing."),
     ("metrics/tracker/sync.py", "before it finished; no number was changed."),
     ("metrics/tracker/sync.py", "since applies to a full sync, not to a list of weeks."),
+    (
+        "metrics/tracker/sync.py",
+        " is too heavy for PostHog to count, so the sync ",
+    ),
+    ("metrics/posthog/client.py", "PostHog will not run this query for the range asked ("),
+    ("metrics/tracker/pageviews.py", " (or without a $host) are counted (VISITORSYNC_HOSTS)."),
+    ("metrics/counting.py", " has an empty event name: list event "),
+    ("metrics/counting.py", " is not an event name visitorsync can ask PostHog for "),
+    ("metrics/counting.py", " has an empty host: list host "),
+    (
+        "metrics/counting.py",
+        " is not a host name. Give the host as PostHog's $host ",
+    ),
+    ("metrics/counting.py", "a yes/no value: use true or false."),
     ("metrics/tracker/sync.py", "The database failed during the sync ("),
     ("metrics/background.py", "Could not start the sync in the background ("),
     ("visitorsync/settings.py", "VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not "),
@@ -142,6 +156,7 @@ def test_every_error_message_is_explained_in_troubleshooting(source, message):
 
 
 GUIDES = [
+    "compare-with-posthog",
     "connecting-posthog",
     "configuration",
     "scheduling",
@@ -216,7 +231,7 @@ def test_every_relative_link_resolves(page):
 
 def test_benchmark_tables_keep_their_markers():
     text = (ROOT / "docs" / "performance.md").read_text()
-    for name in ("sync", "webhook", "slow-clients"):
+    for name in ("sync", "webhook", "slow-clients", "slow-posthog", "heavy-ranges"):
         assert text.count(f"<!-- bench:{name} -->") == 1 and text.count(f"<!-- /bench:{name} -->") == 1
         inside = text.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
         assert re.search(r"^\|.*\|$", inside, re.MULTILINE), f"bench:{name} holds no table"

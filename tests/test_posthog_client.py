@@ -13,6 +13,7 @@ from responses import matchers
 from metrics import posthog
 from metrics.posthog import PostHogClient, PostHogConfig
 from tests.conftest import QUERY_URL, monday
+from tests.helpers import query_bounds
 
 FIRST = monday(2025, 1, 6)
 
@@ -44,12 +45,16 @@ def test_request_names_mode_timezone_event_and_limit(settings):
                 {
                     "query": {
                         "kind": "HogQLQuery",
-                        "query": posthog.weekly_counts_hogql(week_mode=0, tz_name="America/New_York"),
-                        "values": {
-                            "event": "$pageview",
-                            "start": "2025-01-05T05:00:00Z",
-                            "end": "2025-01-12T05:00:00Z",
-                        },
+                        "query": (
+                            "SELECT toStartOfWeek(toTimeZone(timestamp, 'America/New_York'), 0) AS week,\n"
+                            "    count(DISTINCT person_id) AS visitors,\n"
+                            "    count() AS pageviews\n"
+                            "FROM events\n"
+                            "WHERE event IN ('$pageview')\n"
+                            "    AND timestamp >= toDateTime('2025-01-05T05:00:00Z')\n"
+                            "    AND timestamp < toDateTime('2025-01-12T05:00:00Z')\n"
+                            f"GROUP BY week ORDER BY week LIMIT {posthog.ROW_LIMIT}"
+                        ),
                     },
                     "name": "visitorsync weekly counts 2025-01-05..2025-01-05",
                     "refresh": "force_blocking",
@@ -81,7 +86,7 @@ def test_one_call_is_one_query_for_the_whole_range():
     result = client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
     assert len(responses.calls) == 1
     assert result.counts == {}
-    values = json.loads(responses.calls[0].request.body)["query"]["values"]
+    values = query_bounds(responses.calls[0].request.body)
     assert (values["start"], values["end"]) == ("2025-01-05T23:00:00Z", "2029-12-30T23:00:00Z")
 
 

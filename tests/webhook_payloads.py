@@ -28,8 +28,10 @@ def pageview(
     timestamp: dt.datetime | str | None = None,
     event: str = "$pageview",
     distinct_id: str = "distinct-1",
+    host: str | None = None,
 ) -> dict:
-    """A delivery body; `visitor=None` leaves out `person` (an anonymous event)."""
+    """A delivery body; `visitor=None` leaves out `person` (an anonymous event); `host` sets
+    `properties.$host` (posthog-js always sends one; mobile SDKs do not)."""
     moment = timestamp or timezone.now()
     stamp = (
         moment if isinstance(moment, str) else moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -39,7 +41,11 @@ def pageview(
             "uuid": uuid or str(uuid_module.uuid4()),
             "event": event,
             "distinct_id": distinct_id,
-            "properties": {"$current_url": "https://example.com/pricing", "$pathname": "/pricing"},
+            "properties": {
+                "$current_url": f"https://{host or 'example.com'}/pricing",
+                "$pathname": "/pricing",
+                **({"$host": host} if host else {}),
+            },
             "timestamp": stamp,
             "elements_chain": "",
         }

@@ -223,7 +223,14 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
     ) from err
 # django-environ reads a value starting with "$" as a reference to another variable
 # ("$pageview" would look up a variable named "pageview"), so read this one raw.
+# Comma-separated: "$pageview,$screen" counts web and mobile (metrics/counting.py).
 VISITORSYNC_EVENT = os.environ.get("VISITORSYNC_EVENT", "").strip() or "$pageview"
+# Hosts whose events count ("example.com,*.example.com"); empty: every host. Events
+# without a $host (mobile) count either way.
+VISITORSYNC_HOSTS = os.environ.get("VISITORSYNC_HOSTS", "").strip()
+# Apply the PostHog project's own "internal and test users" filters in the sync's query.
+# Read as text and checked by metrics.E004, so a typo is an error, not a silent "false".
+VISITORSYNC_FILTER_TEST_ACCOUNTS = os.environ.get("VISITORSYNC_FILTER_TEST_ACCOUNTS", "false").strip()
 VISITORSYNC_BACKFILL_WEEKS = env.int("VISITORSYNC_BACKFILL_WEEKS", default=12)
 VISITORSYNC_CHUNK_WEEKS = env.int("VISITORSYNC_CHUNK_WEEKS", default=52)
 if VISITORSYNC_BACKFILL_WEEKS < 1 or not 1 <= VISITORSYNC_CHUNK_WEEKS <= 520:

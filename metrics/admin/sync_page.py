@@ -5,6 +5,7 @@ goes through `metrics.tracker`.
 """
 
 import datetime as dt
+import json
 from http import HTTPStatus
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from metrics import auth, background, tracker
+from metrics import auth, background, counting, tracker
 from metrics.forms import StartSyncForm
 from metrics.models import SyncRun
 from metrics.presentation import error_response, http_status_for, run_json, run_summary
@@ -165,6 +166,8 @@ class SyncPageMixin:
             "can_view_runs": can_view_runs,
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
+            "counting": _counting(),
+            **_planned_query(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
             "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
@@ -212,6 +215,40 @@ def _integrations(status: tracker.SyncStatus) -> list[dict]:
             "See docs/scheduling.md.",
         },
     ]
+
+
+def _counting() -> list[tuple[str, str]]:
+    """What the sync counts, in words (the settings of metrics.counting)."""
+    hosts = counting.host_patterns()
+    return [
+        ("Events", ", ".join(counting.event_names()) + " (VISITORSYNC_EVENT)"),
+        (
+            "Hosts",
+            (", ".join(str(h) for h in hosts) + ", and events without a $host" if hosts else "every host")
+            + " (VISITORSYNC_HOSTS)",
+        ),
+        (
+            "Internal and test users",
+            (
+                "left out by the PostHog project's own filters (VISITORSYNC_FILTER_TEST_ACCOUNTS); tick "
+                "“Filter out internal and test users” in the webhook destination too"
+                if counting.filter_test_accounts()
+                else "counted (VISITORSYNC_FILTER_TEST_ACCOUNTS is off)"
+            ),
+        ),
+    ]
+
+
+def _planned_query(status: tracker.SyncStatus) -> dict:
+    if not status.posthog_configured:
+        return {}
+    planned = tracker.next_sync_query()
+    filters = planned.query.get("filters")
+    return {
+        "planned_query": planned,
+        "planned_hogql": planned.query["query"],
+        "planned_filters": json.dumps(filters) if filters else "",
+    }
 
 
 def _result_context(run: SyncRun) -> dict:

@@ -16,10 +16,11 @@ from metrics.posthog.errors import (
     PostHogNotConfigured,
     PostHogNotFound,
     PostHogQueryRejected,
+    PostHogQueryTooHeavy,
     PostHogRateLimited,
     PostHogUnavailable,
 )
-from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_counts_hogql
+from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_counts_query
 
 __all__ = [
     "ROW_LIMIT",
@@ -32,9 +33,10 @@ __all__ = [
     "PostHogNotConfigured",
     "PostHogNotFound",
     "PostHogQueryRejected",
+    "PostHogQueryTooHeavy",
     "PostHogRateLimited",
     "PostHogUnavailable",
     "WeekCount",
     "WeeklyCounts",
-    "weekly_counts_hogql",
+    "weekly_counts_query",
 ]

@@ -26,12 +26,17 @@ from metrics.logsafe import loggable
 from metrics.posthog import errors
 from metrics.posthog.config import PostHogConfig
 from metrics.posthog.deadline import AttemptDeadline, DeadlineAdapter
-from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_hogql
+from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_query
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "visitorsync/1.0 (+https://github.com/visitorsync; Django)"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 503 "Queries are a little too busy right now" and 429 are overload, gone in a while. A query
+# that is too heavy for its range (512 estimated too slow, 504 execution time, 513 memory) is
+# not retried: the tracker asks for a smaller range instead. 513 "under heavy load" is the
+# cluster's memory pressure, not the query's, and is retried (PostHog's posthog/errors.py).
+RETRY_STATUSES = frozenset({429, 500, 502, 503})
+TOO_HEAVY_STATUSES = frozenset({504, 512, 513})
 # What a failed transfer raises: no connection, a timeout, or an answer cut off (also when
 # the attempt's deadline hangs up on it).
 TRANSPORT_ERRORS = (
@@ -93,24 +98,35 @@ class PostHogClient:
     def weekly_counts(self, *, first_week: dt.date, last_week: dt.date) -> WeeklyCounts:
         """PostHog's unique visitors and pageviews for every week from first through last.
 
-        One query (with its retries). Raises a `errors.PostHogError` unless the answer came back
+        One query (with its retries). Raises a `PostHogError` unless the answer came back
         complete, so a caller never mistakes a partial answer for weeks with zero visitors.
         """
         self.ensure_configured()
-        start, _ = weeks.week_bounds(first_week)
-        _, end = weeks.week_bounds(last_week)
         body = self._query(
-            hogql=weekly_counts_hogql(week_mode=self.config.week_mode, tz_name=self.config.timezone),
-            values={"event": self.config.event, "start": _utc_iso(start), "end": _utc_iso(end)},
+            self.weekly_counts_query(first_week=first_week, last_week=last_week),
             name=f"visitorsync weekly counts {first_week:%Y-%m-%d}..{last_week:%Y-%m-%d}",
         )
         return read_weekly_counts(body, first_week=first_week, last_week=last_week)
+
+    def weekly_counts_query(self, *, first_week: dt.date, last_week: dt.date) -> dict[str, Any]:
+        """The `HogQLQuery` `weekly_counts` sends for these weeks (the admin shows it)."""
+        start, _ = weeks.week_bounds(first_week)
+        _, end = weeks.week_bounds(last_week)
+        return weekly_counts_query(
+            week_mode=self.config.week_mode,
+            tz_name=self.config.timezone,
+            events=self.config.events,
+            hosts=self.config.hosts,
+            filter_test_accounts=self.config.filter_test_accounts,
+            start=start,
+            end=end,
+        )
 
     def test_connection(self) -> ConnectionInfo:
         """Spend one trivial query to check host, project and key."""
         self.ensure_configured()
         started = self._clock()
-        body = self._query(hogql="SELECT 1", values={}, name="visitorsync connection test")
+        body = self._query({"kind": "HogQLQuery", "query": "SELECT 1"}, name="visitorsync connection test")
         return ConnectionInfo(
             host=self.config.host,
             project_id=self.config.project_id,
@@ -119,14 +135,8 @@ class PostHogClient:
         )
 
     # --- internals ----------------------------------------------------------------------
-    def _query(self, *, hogql: str, values: dict[str, Any], name: str) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "query": {"kind": "HogQLQuery", "query": hogql},
-            "name": name,
-            "refresh": "force_blocking",
-        }
-        if values:
-            payload["query"]["values"] = values
+    def _query(self, query: dict[str, Any], *, name: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": query, "name": name, "refresh": "force_blocking"}
         headers = {
             "Authorization": f"Bearer {self.config.api_key}",
             "Accept": "application/json",
@@ -161,7 +171,7 @@ class PostHogClient:
                     if 200 <= response.status_code < 300:
                         return _json_object(response)
                     failure = self._error_for(response)
-                    if response.status_code not in RETRY_STATUSES:
+                    if not _retryable(response):
                         raise failure
                     wait = self._retry_after(response) or self._backoff(attempt)
             if attempt >= self.config.max_attempts or self._clock() + wait > deadline:
@@ -250,6 +260,10 @@ class PostHogClient:
                 f"PostHog rejected the query (400: {detail}). This is likely a visitorsync bug "
                 "or an unsupported PostHog version; please report it."
             )
+        if status in TOO_HEAVY_STATUSES and not _cluster_overloaded(response):
+            return errors.PostHogQueryTooHeavy(
+                f"PostHog will not run this query for the range asked ({status}: {detail})."
+            )
         if status >= 500:
             return errors.PostHogUnavailable(
                 f"PostHog failed with {status} ({detail}). It is usually temporary; try "
@@ -258,8 +272,13 @@ class PostHogClient:
         return errors.PostHogBadResponse(f"PostHog answered {status} ({detail}).")
 
 
-def _utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _cluster_overloaded(response: requests.Response) -> bool:
+    """A 513 about the cluster's memory ("We're under heavy load right now"), not the query's."""
+    return response.status_code == 513 and "heavy load" in (response.text or "").lower()
+
+
+def _retryable(response: requests.Response) -> bool:
+    return response.status_code in RETRY_STATUSES or _cluster_overloaded(response)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -4,7 +4,8 @@ import dataclasses
 
 from django.conf import settings
 
-from metrics import weeks
+from metrics import counting, weeks
+from metrics.counting import HostPattern
 
 
 @dataclasses.dataclass(frozen=True)
@@ -12,7 +13,9 @@ class PostHogConfig:
     host: str
     project_id: str
     api_key: str
-    event: str
+    events: tuple[str, ...]
+    hosts: tuple[HostPattern, ...]
+    filter_test_accounts: bool
     timezone: str
     week_mode: int
     connect_timeout: float
@@ -28,7 +31,9 @@ class PostHogConfig:
             host=settings.POSTHOG_HOST.rstrip("/"),
             project_id=str(settings.POSTHOG_PROJECT_ID).strip(),
             api_key=settings.POSTHOG_API_KEY.strip(),
-            event=settings.VISITORSYNC_EVENT,
+            events=counting.event_names(),
+            hosts=counting.host_patterns(),
+            filter_test_accounts=counting.filter_test_accounts(),
             timezone=settings.VISITORSYNC_TIMEZONE,
             week_mode=weeks.hogql_week_mode(),
             connect_timeout=settings.POSTHOG_CONNECT_TIMEOUT,
@@ -40,7 +45,12 @@ class PostHogConfig:
         )
 
     def problems(self) -> list[str]:
-        """What stops this configuration from working, in words a user can act on."""
+        """What stops syncing from working, in words a user can act on: the connection's
+        settings, then what counts (metrics.counting, reported by metrics.E004)."""
+        return self.connection_problems() + counting.problems()
+
+    def connection_problems(self) -> list[str]:
+        """What stops visitorsync from reaching and querying the PostHog project."""
         found = []
         if not self.host:
             found.append(

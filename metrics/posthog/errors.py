@@ -32,5 +32,10 @@ class PostHogUnavailable(PostHogError):
     that did not arrive within POSTHOG_QUERY_TIMEOUT)."""
 
 
+class PostHogQueryTooHeavy(PostHogError):
+    """PostHog will not run the query for this range (too slow, too much memory): asking again
+    for the same range cannot help, a smaller range can."""
+
+
 class PostHogBadResponse(PostHogError):
     """PostHog answered something this client cannot trust as complete and correct."""

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 from metrics import weeks
+from metrics.counting import HostPattern
 from metrics.posthog.errors import PostHogBadResponse
 
 # PostHog answers at most 100 rows without a LIMIT, and at most 50,000 with one.
@@ -32,20 +33,64 @@ class WeeklyCounts:
         return self.counts.get(week_start, WeekCount(week_start, 0, 0))
 
 
-def weekly_counts_hogql(*, week_mode: int, tz_name: str) -> str:
-    """The HogQL that counts one range of weeks; the event and bounds are placeholders.
+def hogql_string(value: str) -> str:
+    """`value` as a HogQL string literal (the settings it comes from are validated too)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
-    The mode and time zone are explicit so the buckets do not depend on the PostHog
-    project's own "week starts on" and time zone settings. `tz_name` is a validated
-    IANA name (no quotes can occur in it).
+
+def weekly_counts_query(
+    *,
+    week_mode: int,
+    tz_name: str,
+    events: tuple[str, ...],
+    hosts: tuple[HostPattern, ...],
+    filter_test_accounts: bool,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> dict[str, Any]:
+    """The `HogQLQuery` that counts the weeks of [start, end): what the sync sends, and what the
+    admin shows to paste into PostHog's SQL editor.
+
+    Every constant is written into the query and no `values` are sent, because PostHog's
+    parser substitutes `values` before it expands `{filters}`, and then refuses the
+    `{filters}` placeholder (400) in every version that takes `values` (docs/compare-with-posthog.md).
+    The mode and time zone are explicit so the buckets do not depend on the project's own
+    "week starts on" and time zone. An event without a `$host` passes the host filter.
     """
-    return (
-        f"SELECT toStartOfWeek(toTimeZone(timestamp, '{tz_name}'), {int(week_mode)}) AS week, "
-        "count(DISTINCT person_id) AS visitors, count() AS pageviews "
-        "FROM events "
-        "WHERE event = {event} AND timestamp >= toDateTime({start}) AND timestamp < toDateTime({end}) "
+    conditions = [
+        f"event IN ({', '.join(hogql_string(name) for name in events)})",
+        f"timestamp >= toDateTime({hogql_string(_utc_iso(start))})",
+        f"timestamp < toDateTime({hogql_string(_utc_iso(end))})",
+    ]
+    if hosts:
+        exact = [pattern.host for pattern in hosts if not pattern.subdomains]
+        alternatives = ["coalesce(properties.$host, '') = ''"]
+        if exact:
+            alternatives.append(f"lower(properties.$host) IN ({', '.join(hogql_string(h) for h in exact)})")
+        alternatives += [
+            f"lower(properties.$host) LIKE {hogql_string('%.' + pattern.host)}"
+            for pattern in hosts
+            if pattern.subdomains
+        ]
+        conditions.append("(" + " OR ".join(alternatives) + ")")
+    if filter_test_accounts:
+        conditions.append("{filters}")  # the project's own "internal and test users" filters
+    hogql = (
+        f"SELECT toStartOfWeek(toTimeZone(timestamp, {hogql_string(tz_name)}), {int(week_mode)}) AS week,\n"
+        "    count(DISTINCT person_id) AS visitors,\n"
+        "    count() AS pageviews\n"
+        "FROM events\n"
+        "WHERE " + "\n    AND ".join(conditions) + "\n"
         f"GROUP BY week ORDER BY week LIMIT {ROW_LIMIT}"
     )
+    query: dict[str, Any] = {"kind": "HogQLQuery", "query": hogql}
+    if filter_test_accounts:
+        query["filters"] = {"filterTestAccounts": True}
+    return query
+
+
+def _utc_iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_weekly_counts(body: dict[str, Any], *, first_week: dt.date, last_week: dt.date) -> WeeklyCounts:

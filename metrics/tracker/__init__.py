@@ -7,7 +7,7 @@ Every door calls a function here (`from metrics import tracker`):
   endpoint (`metrics.views.sync_status`): `get_sync_status`;
 - admin sync page (`metrics.admin.WeeklyMetricAdmin`): `start_sync_all_metrics`, then
   `execute_claimed_sync` in a task (`metrics.tasks`, run by a thread or a worker),
-  `check_connection`, `get_sync_status`, `run_changes`; its action "Sync selected weeks":
+  `check_connection`, `get_sync_status`, `run_changes`, `next_sync_query`; its action "Sync selected weeks":
   `sync_weeks`;
 - management command (`manage.py sync_visitors`): `sync_all_metrics`, `sync_weeks`,
   `sync_metric_by_id`, `get_sync_status`;
@@ -47,10 +47,12 @@ from metrics.tracker.pageviews import (
 from metrics.tracker.status import SyncStatus, get_sync_status, run_changes
 from metrics.tracker.sync import (
     PendingSync,
+    PlannedQuery,
     ProgressCallback,
     SyncOptions,
     chunk_ranges,
     execute_claimed_sync,
+    next_sync_query,
     start_sync_all_metrics,
     sync_all_metrics,
     sync_metric_by_id,
@@ -68,6 +70,7 @@ __all__ = [
     "PageviewResult",
     "PageviewStatus",
     "PendingSync",
+    "PlannedQuery",
     "ProgressCallback",
     "RecordingUnavailable",
     "SyncError",
@@ -84,6 +87,7 @@ __all__ = [
     "chunk_ranges",
     "execute_claimed_sync",
     "get_sync_status",
+    "next_sync_query",
     "oldest_tracked_week",
     "record_pageview",
     "run_changes",

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 _FINISH_FIELDS = (
     "status", "error", "finished_at", "phase", "queries", "weeks_done", "weeks_checked",
-    "weeks_created", "weeks_updated", "weeks_unchanged", "changes",
+    "weeks_created", "weeks_updated", "weeks_unchanged", "changes", "chunk_weeks",
 )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from metrics import weeks
+from metrics import counting, weeks
 from metrics.logsafe import loggable
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
 from metrics.tracker.deadline import Deadline, database_deadline
@@ -61,7 +61,7 @@ FAILED = "The database failed to record the pageview; nothing was recorded (the 
 
 
 def record_pageview(
-    *, key: str, event: str, timestamp: dt.datetime, visitor_id: str | None
+    *, key: str, event: str, timestamp: dt.datetime, visitor_id: str | None, host: str | None = None
 ) -> PageviewResult:
     """Count one webhook event in the week of its `timestamp`, exactly once.
 
@@ -70,12 +70,19 @@ def record_pageview(
     time that week. Everything is one transaction, safe under concurrent deliveries.
     Raises RecordingUnavailable when the database keeps failing or does not answer within
     VISITORSYNC_WEBHOOK_DB_TIMEOUT, InvalidPageview when an event that counts has no
-    `visitor_id`.
+    `visitor_id`. An event that is not one of VISITORSYNC_EVENT, or comes from a host that
+    VISITORSYNC_HOSTS leaves out, is IGNORED (metrics.counting decides, as for the sync).
     """
-    if event != settings.VISITORSYNC_EVENT:
+    if not counting.counts_event(event):
+        names = ", ".join(repr(name) for name in counting.event_names())
+        return PageviewResult(
+            PageviewStatus.IGNORED, detail=f"Only {names} events are counted (VISITORSYNC_EVENT)."
+        )
+    if not counting.counts_host(host):
+        hosts = ", ".join(str(pattern) for pattern in counting.host_patterns())
         return PageviewResult(
             PageviewStatus.IGNORED,
-            detail=f"Only {settings.VISITORSYNC_EVENT!r} events are counted (VISITORSYNC_EVENT).",
+            detail=f"Only events from {hosts} (or without a $host) are counted (VISITORSYNC_HOSTS).",
         )
     oldest = oldest_tracked_week()
     if timestamp < weeks.week_bounds(oldest)[0]:
