@@ -86,9 +86,13 @@ def test_posthog_failure_is_a_command_error_and_changes_nothing(posthog_stub, no
 
 
 def test_lock_held_is_a_command_error(posthog_stub):
-    SyncRun.objects.create(trigger=SyncRun.Trigger.ADMIN, started_by="ana")
-    with pytest.raises(CommandError, match="by ana"):
+    holder = SyncRun.objects.create(trigger=SyncRun.Trigger.ADMIN, started_by="ana")
+    with pytest.raises(CommandError, match="by ana") as caught:
         run_command()
+    # Issue 10, finding 11: it said "Sync failed (recorded as sync #N)" with the other run's N.
+    assert str(caught.value).startswith(f"Sync #{holder.pk} (Admin page, by ana) has been running since")
+    assert "failed" not in str(caught.value) and "recorded" not in str(caught.value)
+    assert SyncRun.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

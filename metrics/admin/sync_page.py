@@ -230,10 +230,10 @@ def _counting() -> list[tuple[str, str]]:
         (
             "Internal and test users",
             (
-                "left out by the PostHog project's own filters (VISITORSYNC_FILTER_TEST_ACCOUNTS); tick "
+                "Left out by the PostHog project's own filters (VISITORSYNC_FILTER_TEST_ACCOUNTS); tick "
                 "“Filter out internal and test users” in the webhook destination too"
                 if counting.filter_test_accounts()
-                else "counted (VISITORSYNC_FILTER_TEST_ACCOUNTS is off)"
+                else "Counted (VISITORSYNC_FILTER_TEST_ACCOUNTS is off)"
             ),
         ),
     ]
