@@ -14,10 +14,11 @@ Every door calls a function here (`from metrics import tracker`):
 - crontab job (`metrics.cron.sync_visitors_job`): `sync_all_metrics`.
 
 Every sync takes a `SyncOptions`. Every error a door can meet derives from `TrackerError`
-(`errors.py`). Inside: `sync.py` (the sync), `apply.py` (compare, wipe-out guard, write),
-`lock.py` (the lock), `pageviews.py` (the webhook's counting, within `deadline.py`'s time
-limit on the database), `status.py` (read-only selectors), `connection.py` (the connection
-test), `changes.py` (what a run changed).
+(`errors.py`). Inside: `sync.py` (the sync), `ranges.py` (asking PostHog range by range),
+`apply.py` (compare, wipe-out guard, write), `lock.py` (the lock), `pageviews.py` (the
+webhook's counting, within `deadline.py`'s time limit on the database), `status.py`
+(read-only selectors), `connection.py` (the connection test), `changes.py` (what a run
+changed).
 """
 
 from metrics.tracker.changes import WeekChange
@@ -44,13 +45,13 @@ from metrics.tracker.pageviews import (
     oldest_tracked_week,
     record_pageview,
 )
+from metrics.tracker.ranges import chunk_ranges
 from metrics.tracker.status import SyncStatus, get_sync_status, run_changes
 from metrics.tracker.sync import (
     PendingSync,
     PlannedQuery,
     ProgressCallback,
     SyncOptions,
-    chunk_ranges,
     execute_claimed_sync,
     next_sync_query,
     start_sync_all_metrics,

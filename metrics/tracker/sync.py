@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
 
 from metrics import weeks
 from metrics.logsafe import loggable
@@ -24,11 +23,8 @@ from metrics.posthog import (
     PostHogClient,
     PostHogError,
     PostHogNotConfigured,
-    PostHogQueryTooHeavy,
-    WeekCount,
 )
-from metrics.tracker import apply, lock
-from metrics.tracker.apply import Snapshot
+from metrics.tracker import apply, lock, ranges
 from metrics.tracker.errors import (
     DatabaseUnavailable,
     InvalidSyncRequest,
@@ -161,20 +157,9 @@ class PlannedQuery:
 def next_sync_query(*, client: PostHogClient | None = None) -> PlannedQuery:
     """What `sync_all_metrics` with default options would ask PostHog first; asks nothing."""
     week_starts = _all_weeks(since=None)
-    first, last = chunk_ranges(week_starts[0], week_starts[-1], size=starting_chunk_weeks())[0]
+    first, last = ranges.chunk_ranges(week_starts[0], week_starts[-1], size=ranges.starting_chunk_weeks())[0]
     query = (client or PostHogClient()).weekly_counts_query(first_week=first, last_week=last)
     return PlannedQuery(first_week=first, last_week=last, query=query)
-
-
-def chunk_ranges(first_week: dt.date, last_week: dt.date, *, size: int) -> list[tuple[dt.date, dt.date]]:
-    """Split [first_week, last_week] into ranges of at most `size` weeks: one query each."""
-    ranges = []
-    start = first_week
-    while start <= last_week:
-        end = min(start + weeks.ONE_WEEK * (size - 1), last_week)
-        ranges.append((start, end))
-        start = end + weeks.ONE_WEEK
-    return ranges
 
 
 # --- Planning and starting -------------------------------------------------------------------
@@ -227,7 +212,7 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
     report = _Progress(run, progress)
     try:
         with lock.Heartbeat(run):
-            stored, answer = _ask_posthog(client, week_starts=week_starts, report=report)
+            stored, answer = ranges.ask_posthog(client, week_starts=week_starts, report=report)
         run.queries = client.queries - queries_before
         report(len(week_starts), "Comparing" if run.dry_run else "Writing")
         with transaction.atomic():
@@ -304,94 +289,6 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
         time.monotonic() - started,
     )
     return run
-
-
-def _ask_posthog(
-    client: PostHogClient, *, week_starts: list[dt.date], report: "_Progress"
-) -> tuple[Snapshot, dict[dt.date, WeekCount]]:
-    """PostHog's numbers for the weeks, and the stored rows as they were before each query.
-
-    Each range's rows are read right before that range's query: what webhooks add after
-    that is kept on top of PostHog's answer (see apply.write). Snapshotting per range keeps that
-    window to one query, so an event PostHog already counted is rarely added twice. Ranges
-    with none of the requested weeks are not queried.
-
-    A range PostHog finds too heavy is split in half and asked again, down to one week; the
-    size that worked is recorded on the run (`chunk_weeks`) for the next sync to start from.
-    """
-    stored: Snapshot = {}
-    counts: dict[dt.date, WeekCount] = {}
-    done = 0
-    report(0, "Asking PostHog")
-    size = starting_chunk_weeks()
-    report.run.chunk_weeks = size
-    pending = chunk_ranges(week_starts[0], week_starts[-1], size=size)
-    while pending:
-        start, end = pending.pop(0)
-        chunk = [week for week in week_starts if start <= week <= end]
-        if not chunk:
-            continue
-        stored |= _snapshot(chunk)
-        try:
-            counts |= client.weekly_counts(first_week=start, last_week=end).counts
-        except PostHogQueryTooHeavy as err:
-            length = _weeks_in(start, end)
-            if length == 1:
-                raise PostHogQueryTooHeavy(
-                    f"{err} Even one week ({start}) is too heavy for PostHog to count, so the sync "
-                    "stopped and nothing was stored. Count fewer events (VISITORSYNC_EVENT) or "
-                    "hosts, or ask PostHog's support about the project's query limits."
-                ) from err
-            half = (length + 1) // 2
-            size = min(size, half)
-            report.run.chunk_weeks = size
-            logger.info(
-                "sync run=%s: PostHog found %s..%s too heavy; asking for %d weeks at a time",
-                report.run.pk,
-                start,
-                end,
-                half,
-            )
-            pending[:0] = chunk_ranges(start, end, size=half)
-            continue
-        done += len(chunk)
-        report(done, "Asking PostHog")
-    return stored, counts
-
-
-# How long a smaller chunk size that a heavy range forced is kept before the full size
-# (VISITORSYNC_CHUNK_WEEKS) is tried again.
-CHUNK_MEMORY = dt.timedelta(days=7)
-
-
-def starting_chunk_weeks() -> int:
-    """Weeks per query for the next sync: the size the last successful sync found to work
-    (when PostHog made it split a range within CHUNK_MEMORY), else VISITORSYNC_CHUNK_WEEKS."""
-    configured = settings.VISITORSYNC_CHUNK_WEEKS
-    last = (
-        SyncRun.objects.filter(
-            status=SyncRun.Status.SUCCEEDED,
-            chunk_weeks__isnull=False,
-            finished_at__gte=timezone.now() - CHUNK_MEMORY,
-        )
-        .order_by("-finished_at")
-        .values_list("chunk_weeks", flat=True)
-        .first()
-    )
-    return min(configured, last) if last else configured
-
-
-def _weeks_in(first_week: dt.date, last_week: dt.date) -> int:
-    return (last_week - first_week).days // 7 + 1
-
-
-def _snapshot(week_starts: list[dt.date]) -> Snapshot:
-    return {
-        row["week_start"]: row
-        for row in WeeklyMetric.objects.filter(
-            week_start__gte=week_starts[0], week_start__lte=week_starts[-1]
-        ).values("id", "week_start", "visitors", "pageviews", "posthog_visitors", "posthog_pageviews")
-    }
 
 
 class _Progress:

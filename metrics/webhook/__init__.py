@@ -1,0 +1,113 @@
+"""PostHog HTTP Webhook deliveries: authentication, body limits and payload parsing.
+
+The webhook view calls `read_delivery`, which authenticates the request before reading
+any JSON, and hands the parsed `Pageview` to `tracker.record_pageview`. Nothing here
+touches the database. Two ways to authenticate, usable together (then both must pass):
+
+- a shared secret (`POSTHOG_WEBHOOK_SECRET`) in `Authorization: Bearer <secret>` or
+  `X-Webhook-Secret: <secret>`, for the destination's custom headers;
+- a Standard Webhooks signature (`POSTHOG_WEBHOOK_SIGNING_SECRET`, `whsec_...`) over the
+  raw body, checked with the `webhook-id`, `webhook-timestamp` and `webhook-signature`
+  headers.
+
+Inside: `errors.py` (one type per refusal), `body.py` (the size limit, chunked bodies),
+`signature.py` (Standard Webhooks), `payload.py` (the destination's body).
+"""
+
+import datetime as dt
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from metrics import counting
+from metrics.auth import AuthMode, WebhookConfig, bearer_token, secret_matches
+from metrics.webhook.body import read_body
+from metrics.webhook.errors import (
+    WebhookBadPayload,
+    WebhookError,
+    WebhookLengthRequired,
+    WebhookNotConfigured,
+    WebhookTooLarge,
+    WebhookUnauthorized,
+)
+from metrics.webhook.payload import Pageview, parse_pageview
+from metrics.webhook.signature import sign, verify_signature
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Pageview",
+    "WebhookBadPayload",
+    "WebhookError",
+    "WebhookLengthRequired",
+    "WebhookNotConfigured",
+    "WebhookTooLarge",
+    "WebhookUnauthorized",
+    "check_shared_secret",
+    "health",
+    "parse_pageview",
+    "read_body",
+    "read_delivery",
+    "sign",
+    "verify_signature",
+]
+
+
+def health() -> tuple[HTTPStatus, dict[str, Any]]:
+    """The GET document: what counts, how deliveries authenticate, whether they are accepted."""
+    config = WebhookConfig.from_settings()
+    refusal = config.refusal()
+    document: dict[str, Any] = {
+        "endpoint": "PostHog HTTP Webhook destination",
+        "accepting": refusal is None,
+        "event": settings.VISITORSYNC_EVENT,
+        "events": list(counting.event_names()),
+        "hosts": [str(pattern) for pattern in counting.host_patterns()],
+        "auth": str(config.mode),
+        "retention_weeks": settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS,
+        "max_body_bytes": settings.VISITORSYNC_WEBHOOK_MAX_BODY,
+        "warnings": config.warnings(),
+    }
+    if refusal:
+        document["error"] = refusal
+        return HTTPStatus.SERVICE_UNAVAILABLE, document
+    return HTTPStatus.OK, document
+
+
+def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pageview:
+    """Authenticate the request, read its body within the size limit, and parse it.
+
+    Raises a WebhookError subclass (503, 401, 411, 413 or 400) before any JSON is parsed when
+    the request is not authenticated.
+    """
+    now = now or timezone.now()
+    config = WebhookConfig.from_settings()
+    refusal = config.refusal()
+    if refusal:
+        raise WebhookNotConfigured(refusal)
+    if config.mode is AuthMode.NONE:  # loud on purpose: only ever reached with DEBUG on
+        logger.warning("webhook: %s", config.warnings()[0])
+    if config.secrets:
+        check_shared_secret(request, config.secrets)
+    body = read_body(request, limit=settings.VISITORSYNC_WEBHOOK_MAX_BODY)
+    if config.signing_keys:
+        verify_signature(request, body, keys=config.signing_keys, now=now)
+    return parse_pageview(body, now=now)
+
+
+def check_shared_secret(request: HttpRequest, secrets: tuple[bytes, ...]) -> None:
+    """Accept `Authorization: Bearer <secret>` or `X-Webhook-Secret: <secret>`."""
+    presented = [bearer_token(request), request.headers.get("X-Webhook-Secret")]
+    # Evaluate both, so the time taken does not say which header was tried.
+    matches = [secret_matches(value, secrets) for value in presented]
+    if not any(matches):
+        if not any(presented):
+            raise WebhookUnauthorized(
+                "Missing secret: send it as 'Authorization: Bearer <secret>' or 'X-Webhook-Secret: "
+                "<secret>' (a header of the PostHog destination)."
+            )
+        raise WebhookUnauthorized("Wrong secret: it does not match POSTHOG_WEBHOOK_SECRET.")
