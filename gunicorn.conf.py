@@ -53,8 +53,9 @@ threads = _int("GUNICORN_THREADS", 4)
 # A sync started over HTTP may wait on PostHog for POSTHOG_RETRY_DEADLINE (120 s) plus one
 # attempt (POSTHOG_QUERY_TIMEOUT, 60 s) per query. With gthread workers `timeout` is how
 # long a worker may stop answering the master, not a cap on one request, but keep both it
-# and the graceful shutdown (a restart lets running requests finish) above a whole sync: 900 s is
-# VISITORSYNC_SYNC_ABANDON_AFTER, after which visitorsync itself presumes a sync dead.
+# and the graceful shutdown (a restart lets running requests finish) above a whole sync: 900 s
+# is many queries' worth, and far above VISITORSYNC_SYNC_ABANDON_AFTER (120 s without a
+# heartbeat, after which visitorsync itself presumes a sync dead).
 timeout = _int("GUNICORN_TIMEOUT", 900)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 900)
 keepalive = 5

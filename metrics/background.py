@@ -11,7 +11,8 @@ import threading
 from metrics import tasks, tracker
 from metrics.task_backends import registered_thread
 
-_results: dict[int, str] = {}  # run id -> task result id
+_results: dict[int, str] = {}  # run id -> task result id, newest last
+_REMEMBERED = 100
 _registry_lock = threading.Lock()
 
 
@@ -24,6 +25,8 @@ def execute_in_background(pending: tracker.PendingSync) -> None:
         raise
     with _registry_lock:
         _results[pending.run.pk] = result.id
+        while len(_results) > _REMEMBERED:  # one entry per admin-started sync: keep it bounded
+            del _results[next(iter(_results))]
 
 
 def wait_for(run_id: int, timeout: float | None = None) -> bool:

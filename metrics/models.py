@@ -119,8 +119,8 @@ class SyncRun(models.Model):
     chunk_weeks = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Weeks per PostHog query that worked (smaller than VISITORSYNC_CHUNK_WEEKS when "
-        "PostHog found a range too heavy and the sync split it).",
+        help_text="Set when PostHog found a range too heavy and the sync split it: the weeks per "
+        "query that worked, where the next syncs start for 7 days.",
     )
     error = models.TextField(blank=True)
     changes = models.JSONField(

@@ -24,7 +24,8 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
         HTTPStatus.BAD_REQUEST,
         (tracker.InvalidSyncRequest, tracker.InvalidPageview, webhook.WebhookBadPayload),
     ),
-    (HTTPStatus.CONFLICT, (tracker.SyncInProgress,)),
+    # LockLost: the run was presumed dead and another took the lock, so it stepped back.
+    (HTTPStatus.CONFLICT, (tracker.SyncInProgress, tracker.LockLost)),
     (HTTPStatus.UNPROCESSABLE_ENTITY, (tracker.WipeoutRefused,)),
     (
         HTTPStatus.SERVICE_UNAVAILABLE,
@@ -57,6 +58,18 @@ def error_json(message: str, **context: Any) -> dict[str, Any]:
 
 def error_response(status: HTTPStatus, message: str, **context: Any) -> JsonResponse:
     return JsonResponse(error_json(message, **context), status=status)
+
+
+def error_text(err: tracker.TrackerError, *, details: bool = True) -> str:
+    """The error in words; without `details` ("Can view sync run") a lock holder's message
+    does not say who started it."""
+    if details or not isinstance(err, tracker.SyncInProgress) or err.run is None:
+        return str(err)
+    holder = err.run
+    return (
+        f"Sync #{holder.pk} ({holder.get_trigger_display()}) has been running since "
+        f"{timezone.localtime(holder.started_at):%Y-%m-%d %H:%M:%S %Z}; wait for it to finish."
+    )
 
 
 def tracker_error_response(err: tracker.TrackerError) -> JsonResponse:

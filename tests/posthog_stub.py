@@ -228,6 +228,7 @@ class PostHogStub:
         self.query_received = threading.Event()
         self.trickle_seconds_per_byte = 0.0
         self.trickle_headers = True
+        self.trickle_length = True
         self.trickles: list[Trickle] = []
         self._trickle_ended = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -279,11 +280,13 @@ class PostHogStub:
         body = body if body is not None else {"detail": "scripted"}
         self.scripted.append(ScriptedResponse(status, body, headers))
 
-    def trickle(self, *, seconds_per_byte: float, headers: bool = True) -> None:
+    def trickle(self, *, seconds_per_byte: float, headers: bool = True, length: bool = True) -> None:
         """From now on send every answer one byte per `seconds_per_byte`: from its status line
-        on, or (`headers=False`) status line and headers at once, then the body byte by byte."""
+        on, or (`headers=False`) status line and headers at once, then the body byte by byte.
+        With `length=False` no Content-Length is sent: the body ends when the connection does."""
         self.trickle_seconds_per_byte = seconds_per_byte
         self.trickle_headers = headers
+        self.trickle_length = length
 
     def wait_for_trickles(self, count: int, *, timeout: float) -> list[Trickle]:
         """The first `count` trickled answers, once each has ended (all sent, or hung up on)."""
@@ -466,7 +469,8 @@ class PostHogStub:
         except ValueError:  # PostHog's own 512 has no standard phrase
             phrase = ""
         lines = [f"HTTP/1.1 {status} {phrase}"]
-        lines += [f"{name}: {value}" for name, value in {**headers, "Content-Length": len(data)}.items()]
+        sizes = {"Content-Length": len(data)} if self.trickle_length else {"Connection": "close"}
+        lines += [f"{name}: {value}" for name, value in {**headers, **sizes}.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode()
         answer = head + data
         sent = 0

@@ -514,3 +514,15 @@ def test_weeks_cannot_be_added_by_hand(admin_client):
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert WeeklyMetric.objects.count() == 0
     assert reverse("admin:metrics_weeklymetric_add") not in admin_client.get(LIST_URL).content.decode()
+
+
+def test_without_view_syncrun_a_lock_holder_is_not_named(client, posthog_stub, db):
+    holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, started_by="alice-the-admin")
+    client.force_login(staff("starter", "view_weeklymetric", "sync_weeklymetric"))
+    conflict = client.post(SYNC_URL, **JSON)
+    assert conflict.status_code == HTTPStatus.CONFLICT
+    assert f"Sync #{holder.pk} (Cron endpoint) has been running since" in conflict.json()["error"]
+    assert "alice-the-admin" not in conflict.content.decode()
+    response = client.post(SYNC_URL, follow=True)
+    assert "alice-the-admin" not in response.content.decode()
+    assert any(f"Sync #{holder.pk} (Cron endpoint)" in m for m in messages_of(response))

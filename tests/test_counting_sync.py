@@ -190,11 +190,15 @@ def test_a_heavy_range_splits_itself_and_the_numbers_stay_exact(stub_with, setti
     )
     assert stored_numbers() == expected_weeks(known, first)
     assert run.status == SyncRun.Status.SUCCEEDED and run.chunk_weeks == 13
-    # 5 refused 52-week ranges, 10 refused 26-week ones, then 20 of 13 weeks.
-    assert run.queries == stub.query_count == 35
-    # The next sync starts from the size that worked: no query is refused.
+    # One refused 52-week range, one refused 26-week range (the waiting ranges are cut to the
+    # new size at once), then 20 of 13 weeks.
+    assert run.queries == stub.query_count == 22
+    # The next sync starts from the size that worked: no query is refused. It did not split,
+    # so it records no size of its own, and the memory ends 7 days after the split.
     again = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
-    assert again.queries == 20 and again.chunk_weeks == 13
+    assert again.queries == 20 and again.chunk_weeks is None
+    SyncRun.objects.filter(pk=run.pk).update(finished_at=run.finished_at - dt.timedelta(days=8))
+    assert tracker.ranges.starting_chunk_weeks() == 52
 
 
 def test_a_single_week_too_heavy_fails_the_run_saying_what_to_change(stub_with, settings):
@@ -212,7 +216,7 @@ def test_overload_is_retried_not_split(stub_with, settings, no_sleep):
         503, {"type": "server_error", "code": "error", "detail": "Queries are a little too busy right now."}
     )
     run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
-    assert run.status == SyncRun.Status.SUCCEEDED and run.queries == 2 and run.chunk_weeks == 52
+    assert run.status == SyncRun.Status.SUCCEEDED and run.queries == 2 and run.chunk_weeks is None
     assert len(no_sleep) == 1
 
 
@@ -227,3 +231,25 @@ def test_the_admin_shows_the_exact_query_a_sync_sends(counting_settings, stub_wi
     sent = json.loads(stub.requests[0]["body"])["query"]
     assert html.unescape(shown.group(1)) == sent["query"]
     assert json.loads(html.unescape(shown_filters.group(1))) == sent["filters"]
+
+
+def test_a_504_from_a_proxy_is_retried_and_posthogs_own_504_splits(stub_with, settings, no_sleep):
+    """A load balancer's 504 is not PostHog saying the query is too heavy."""
+    stub = stub_with(traffic(weeks_back=3, seed=10))
+    stub.fail_next(504, "<html><body>504 Gateway Time-out</body></html>")
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
+    assert run.status == SyncRun.Status.SUCCEEDED and run.queries == 2 and run.chunk_weeks is None
+    stub.fail_next(
+        504, {"type": "server_error", "code": "error", "detail": "Query has hit the max execution time"}
+    )
+    again = tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
+    assert again.status == SyncRun.Status.SUCCEEDED and again.chunk_weeks == 6  # 12 weeks split in half
+
+
+def test_the_webhook_refuses_while_what_counts_is_unreadable(client, settings):
+    """Else the webhook would count every host while every sync refuses to run."""
+    settings.VISITORSYNC_HOSTS = "https://example.com"
+    answer = post(client, pageview(host="staging.example.com"))
+    assert answer.status_code == 503 and "is not a host name" in answer.json()["error"]
+    assert client.get("/api/webhooks/posthog").json()["accepting"] is False
+    assert WeeklyMetric.objects.count() == 0

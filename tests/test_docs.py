@@ -62,6 +62,10 @@ MESSAGES = [
     ("metrics/tracker/sync.py", "The database failed during the sync ("),
     ("metrics/background.py", "Could not start the sync in the background ("),
     ("visitorsync/settings.py", "VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not "),
+    (
+        "visitorsync/settings.py",
+        "VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), not ",
+    ),
     ("metrics/tracker/sync.py", " Its failure could not be recorded either, so sync #"),
     ("metrics/checks.py", " is deprecated: rename it to "),
     ("metrics/webhook/payload.py", " is not valid Unicode text."),

@@ -136,3 +136,16 @@ def test_impossible_database_timeouts_are_refused(name, value):
     result = read_setting("DATABASES", SECRET_KEY="x" * 50, **{name: value})
     assert result.returncode != 0
     assert "Database timeouts are seconds: " in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_an_abandon_limit_that_is_not_positive_refuses_to_start(value):
+    """Zero would make the heartbeat spin and every claim abandon the running sync at once."""
+    result = read_setting(
+        "VISITORSYNC_SYNC_ABANDON_AFTER", SECRET_KEY="x" * 50, VISITORSYNC_SYNC_ABANDON_AFTER=value
+    )
+    assert result.returncode != 0
+    assert (
+        f"VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), not {value}."
+        in result.stderr
+    )

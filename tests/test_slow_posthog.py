@@ -55,6 +55,16 @@ def test_an_answer_that_trickles_in_is_cut_off_at_the_query_timeout(trickling, h
     assert not client._in_flight.locked()
 
 
+def test_an_answer_without_a_length_cut_at_the_deadline_is_too_slow_not_malformed(trickling):
+    """An answer that ends when the connection does looks whole when the deadline hangs up on
+    it; it is retried as too slow, not refused as PostHog answering nonsense."""
+    trickling.trickle(seconds_per_byte=SECONDS_PER_BYTE, headers=False, length=False)
+    week = weeks.current_week_start()
+    with pytest.raises(PostHogUnavailable, match="answered too slowly"):
+        PostHogClient().weekly_counts(first_week=week, last_week=week)
+    assert_hung_up(trickling)
+
+
 def test_a_trickled_answer_is_retried_within_the_retry_deadline(trickling, settings, no_sleep):
     settings.POSTHOG_MAX_ATTEMPTS = 2
     week = weeks.current_week_start()

@@ -245,6 +245,11 @@ if VISITORSYNC_BACKFILL_WEEKS < 1 or not 1 <= VISITORSYNC_CHUNK_WEEKS <= 520:
 VISITORSYNC_SYNC_ABANDON_AFTER = env.int(
     "VISITORSYNC_SYNC_ABANDON_AFTER", default=env.int("VISITORSYNC_SYNC_STALE_AFTER", default=120)
 )
+if VISITORSYNC_SYNC_ABANDON_AFTER < 1:
+    raise ImproperlyConfigured(
+        f"VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), not "
+        f"{VISITORSYNC_SYNC_ABANDON_AFTER}."
+    )
 # Old setting names found in the environment: name -> new name (reported by metrics.W005).
 VISITORSYNC_RENAMED_SETTINGS = {
     old: new

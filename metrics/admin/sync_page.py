@@ -21,7 +21,7 @@ from django.utils import timezone
 from metrics import auth, background, counting, tracker
 from metrics.forms import StartSyncForm
 from metrics.models import SyncRun
-from metrics.presentation import error_response, http_status_for, run_json, run_summary
+from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
 
 RECENT_RUNS = 20
 LARGEST_CHANGES = 10
@@ -90,14 +90,11 @@ class SyncPageMixin:
         try:
             pending = tracker.start_sync_all_metrics(options)
         except tracker.TrackerError as err:
+            details = self.has_view_runs_permission(request)
             if wants_json:
-                holder = (
-                    _progress_json(err.run, details=self.has_view_runs_permission(request))
-                    if err.run
-                    else None
-                )
-                return error_response(http_status_for(err), str(err), running=holder)
-            self.message_user(request, str(err), messages.ERROR)
+                holder = _progress_json(err.run, details=details) if err.run else None
+                return error_response(http_status_for(err), error_text(err, details=details), running=holder)
+            self.message_user(request, error_text(err, details=details), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
         if wants_json:
             background.execute_in_background(pending)

@@ -13,7 +13,7 @@ from django.utils.timesince import timesince
 from metrics import chart, tracker, weeks
 from metrics.admin.sync_page import SyncPageMixin
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import run_summary, signed
+from metrics.presentation import error_text, run_summary, signed
 
 
 class SyncedFilter(admin.SimpleListFilter):
@@ -156,7 +156,8 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
         try:
             run = tracker.sync_weeks(options, week_starts=queryset.values_list("week_start", flat=True))
         except tracker.TrackerError as err:
-            self.message_user(request, f"Nothing was changed. {err}", messages.ERROR)
+            text = error_text(err, details=self.has_view_runs_permission(request))
+            self.message_user(request, f"Nothing was changed. {text}", messages.ERROR)
         else:
             self.message_user(request, run_summary(run), messages.SUCCESS)
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='syncrun',
             name='chunk_weeks',
-            field=models.PositiveIntegerField(blank=True, help_text='Weeks per PostHog query that worked (smaller than VISITORSYNC_CHUNK_WEEKS when PostHog found a range too heavy and the sync split it).', null=True),
+            field=models.PositiveIntegerField(blank=True, help_text='Set when PostHog found a range too heavy and the sync split it: the weeks per query that worked, where the next syncs start for 7 days.', null=True),
         ),
     ]

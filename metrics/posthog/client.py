@@ -34,7 +34,8 @@ USER_AGENT = "visitorsync/1.0 (+https://github.com/visitorsync; Django)"
 # 503 "Queries are a little too busy right now" and 429 are overload, gone in a while. A query
 # that is too heavy for its range (512 estimated too slow, 504 execution time, 513 memory) is
 # not retried: the tracker asks for a smaller range instead. 513 "under heavy load" is the
-# cluster's memory pressure, not the query's, and is retried (PostHog's posthog/errors.py).
+# cluster's memory pressure, not the query's, and a 504 that is not PostHog's own JSON error
+# comes from a proxy or load balancer: both are retried (PostHog's posthog/errors.py).
 RETRY_STATUSES = frozenset({429, 500, 502, 503})
 TOO_HEAVY_STATUSES = frozenset({504, 512, 513})
 # What a failed transfer raises: no connection, a timeout, or an answer cut off (also when
@@ -168,12 +169,18 @@ class PostHogClient:
                     failure.__cause__ = err
                     wait = self._backoff(attempt)
                 else:
-                    if 200 <= response.status_code < 300:
+                    if attempt_deadline.expired:
+                        # Hung up on at the deadline: an answer with no length of its own ends
+                        # there and looks whole, but it is cut short. Retried like a timeout.
+                        failure = self._too_slow()
+                        wait = self._backoff(attempt)
+                    elif 200 <= response.status_code < 300:
                         return _json_object(response)
-                    failure = self._error_for(response)
-                    if not _retryable(response):
-                        raise failure
-                    wait = self._retry_after(response) or self._backoff(attempt)
+                    else:
+                        failure = self._error_for(response)
+                        if not _retryable(response):
+                            raise failure
+                        wait = self._retry_after(response) or self._backoff(attempt)
             if attempt >= self.config.max_attempts or self._clock() + wait > deadline:
                 logger.warning(
                     "PostHog query %r failed after %d attempts: %s", name, attempt, loggable(failure)
@@ -260,7 +267,7 @@ class PostHogClient:
                 f"PostHog rejected the query (400: {detail}). This is likely a visitorsync bug "
                 "or an unsupported PostHog version; please report it."
             )
-        if status in TOO_HEAVY_STATUSES and not _cluster_overloaded(response):
+        if _too_heavy(response):
             return errors.PostHogQueryTooHeavy(
                 f"PostHog will not run this query for the range asked ({status}: {detail})."
             )
@@ -277,8 +284,26 @@ def _cluster_overloaded(response: requests.Response) -> bool:
     return response.status_code == 513 and "heavy load" in (response.text or "").lower()
 
 
+def _posthog_error_body(response: requests.Response) -> bool:
+    """True if the answer is PostHog's own JSON error ({"type", "code", "detail", ...})."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "detail" in body
+
+
+def _too_heavy(response: requests.Response) -> bool:
+    status = response.status_code
+    if status not in TOO_HEAVY_STATUSES or _cluster_overloaded(response):
+        return False
+    return status != 504 or _posthog_error_body(response)
+
+
 def _retryable(response: requests.Response) -> bool:
-    return response.status_code in RETRY_STATUSES or _cluster_overloaded(response)
+    return response.status_code in RETRY_STATUSES or (
+        response.status_code in TOO_HEAVY_STATUSES and not _too_heavy(response)
+    )
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -43,15 +43,15 @@ def ask_posthog(
     window to one query, so an event PostHog already counted is rarely added twice. Ranges
     with none of the requested weeks are not queried.
 
-    A range PostHog finds too heavy is split in half and asked again, down to one week; the
-    size that worked is recorded on the run (`chunk_weeks`) for the next sync to start from.
+    A range PostHog finds too heavy is split in half and asked again, down to one week, and
+    the ranges still waiting are cut to the same size; a run that had to split records the
+    size that worked (`chunk_weeks`) for the next syncs to start from (CHUNK_MEMORY).
     """
     stored: Snapshot = {}
     counts: dict[dt.date, WeekCount] = {}
     done = 0
     report(0, "Asking PostHog")
     size = starting_chunk_weeks()
-    report.run.chunk_weeks = size
     pending = chunk_ranges(week_starts[0], week_starts[-1], size=size)
     while pending:
         start, end = pending.pop(0)
@@ -69,17 +69,21 @@ def ask_posthog(
                     "stopped and nothing was stored. Count fewer events (VISITORSYNC_EVENT) or "
                     "hosts, or ask PostHog's support about the project's query limits."
                 ) from err
-            half = (length + 1) // 2
-            size = min(size, half)
+            size = min(size, (length + 1) // 2)
             report.run.chunk_weeks = size
             logger.info(
                 "sync run=%s: PostHog found %s..%s too heavy; asking for %d weeks at a time",
                 report.run.pk,
                 start,
                 end,
-                half,
+                size,
             )
-            pending[:0] = chunk_ranges(start, end, size=half)
+            # The ranges still waiting would be refused too: cut them all to the new size.
+            pending = [
+                piece
+                for first, last in [(start, end), *pending]
+                for piece in chunk_ranges(first, last, size=size)
+            ]
             continue
         done += len(chunk)
         report(done, "Asking PostHog")
@@ -92,8 +96,11 @@ CHUNK_MEMORY = dt.timedelta(days=7)
 
 
 def starting_chunk_weeks() -> int:
-    """Weeks per query for the next sync: the size the last successful sync found to work
-    (when PostHog made it split a range within CHUNK_MEMORY), else VISITORSYNC_CHUNK_WEEKS."""
+    """Weeks per query for the next sync: the size that worked when PostHog last made a
+    successful sync split a range, within CHUNK_MEMORY; else VISITORSYNC_CHUNK_WEEKS.
+
+    Only a run that split records `chunk_weeks`, so the memory ends CHUNK_MEMORY after the
+    last split, and the full size is tried again then."""
     configured = settings.VISITORSYNC_CHUNK_WEEKS
     last = (
         SyncRun.objects.filter(

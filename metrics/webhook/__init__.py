@@ -60,7 +60,7 @@ __all__ = [
 def health() -> tuple[HTTPStatus, dict[str, Any]]:
     """The GET document: what counts, how deliveries authenticate, whether they are accepted."""
     config = WebhookConfig.from_settings()
-    refusal = config.refusal()
+    refusal = _refusal(config)
     document: dict[str, Any] = {
         "endpoint": "PostHog HTTP Webhook destination",
         "accepting": refusal is None,
@@ -78,6 +78,12 @@ def health() -> tuple[HTTPStatus, dict[str, Any]]:
     return HTTPStatus.OK, document
 
 
+def _refusal(config: WebhookConfig) -> str | None:
+    """Why every delivery must be refused now (503): no usable secret, or settings of what
+    counts that the sync refuses too (metrics.E004), so the two paths never disagree."""
+    return config.refusal() or " ".join(counting.problems()) or None
+
+
 def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pageview:
     """Authenticate the request, read its body within the size limit, and parse it.
 
@@ -86,7 +92,7 @@ def read_delivery(request: HttpRequest, *, now: dt.datetime | None = None) -> Pa
     """
     now = now or timezone.now()
     config = WebhookConfig.from_settings()
-    refusal = config.refusal()
+    refusal = _refusal(config)
     if refusal:
         raise WebhookNotConfigured(refusal)
     if config.mode is AuthMode.NONE:  # loud on purpose: only ever reached with DEBUG on
