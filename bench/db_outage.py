@@ -35,9 +35,8 @@ from tests.stack import (  # noqa: E402
     free_port,
     fresh_postgres_database,
     serve_env,
-    start_process,
+    start_serve,
     stop_group,
-    wait_until_serving,
 )
 from tests.tcp_proxy import TcpProxy  # noqa: E402
 
@@ -102,9 +101,8 @@ def main() -> None:
                 **dict(item.split("=", 1) for item in args.set),
             )
             log_path = Path(tmp) / "serve.log"
-            process = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=log_path)
+            process = start_serve(env, log_path=log_path, port=port, path=PATH)
             try:
-                wait_until_serving(f"http://127.0.0.1:{port}{PATH}", process, log_path, timeout=90)
                 for round_number in range(1, args.rounds + 1):
                     status, _, _ = post(port, body(str(uuid.uuid4())))
                     assert status == 200, status

@@ -35,13 +35,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.nginx import render_site, self_signed_certificate, start_nginx, tls_context  # noqa: E402
+from tests.nginx import start_proxy, tls_context  # noqa: E402
 from tests.slow_clients import SlowClients  # noqa: E402
 from tests.stack import (  # noqa: E402
     free_port,
     fresh_postgres_database,
     serve_env,
     start_process,
+    start_serve,
     stop_group,
     wait_until_serving,
 )
@@ -194,19 +195,11 @@ def main() -> None:
             )
             del env["WEB_CONCURRENCY"], env["GUNICORN_THREADS"]  # gunicorn.conf.py's defaults
             serve_log = tmp / "serve.log"
-            server = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=serve_log)
+            server = start_serve(env, log_path=serve_log, port=port)
             processes.append(server)
-            wait_until_serving(f"http://127.0.0.1:{port}/api/sync", server, serve_log, timeout=90)
-            certificate, key = self_signed_certificate(tmp)
-            https_port, http_port = free_port(), free_port()
-            site = render_site(
-                https_port=https_port,
-                http_port=http_port,
-                upstream_port=port,
-                certificate=certificate,
-                key=key,
-            )
-            processes.append(start_nginx(tmp / "nginx", site, ports=(https_port, http_port)))
+            proxy = start_proxy(tmp, upstream_port=port)
+            processes.append(proxy.process)
+            certificate, https_port = proxy.certificate, proxy.https_port
             targets = [
                 ("gunicorn alone", f"http://127.0.0.1:{port}", port, None),
                 (

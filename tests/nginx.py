@@ -8,6 +8,7 @@ needs no root-owned path and tests/stack.py's stop_group stops it. Used by
 tests/test_proxy.py and bench/slow_clients.py.
 """
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import ROOT, start_process, stop_group
+from tests.stack import ROOT, free_port, start_process, stop_group
 
 NGINX = os.environ.get("VISITORSYNC_NGINX", "/usr/sbin/nginx")
 SITE = ROOT / "deploy" / "nginx" / "visitorsync.conf"
@@ -151,3 +152,29 @@ def start_nginx(directory: Path, site_text: str, *, ports: tuple[int, ...]) -> s
         stop_group(process)
         pytest.fail(f"nginx did not listen on {waiting} within 30 s:\n{log_path.read_text()}")
     return process
+
+
+@dataclasses.dataclass(frozen=True)
+class Proxy:
+    """nginx with deploy/nginx/visitorsync.conf in front of gunicorn, on loopback ports."""
+
+    process: subprocess.Popen
+    https_port: int
+    http_port: int
+    certificate: Path
+
+
+def start_proxy(directory: Path, *, upstream_port: int) -> Proxy:
+    """The documented nginx site in front of gunicorn on `upstream_port`, with a certificate
+    made for the occasion; its files live in `directory`."""
+    certificate, key = self_signed_certificate(directory)
+    https_port, http_port = free_port(), free_port()
+    site = render_site(
+        https_port=https_port,
+        http_port=http_port,
+        upstream_port=upstream_port,
+        certificate=certificate,
+        key=key,
+    )
+    process = start_nginx(directory / "nginx", site, ports=(https_port, http_port))
+    return Proxy(process=process, https_port=https_port, http_port=http_port, certificate=certificate)

@@ -192,6 +192,21 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, *, t
     pytest.fail(f"{process.args} did not start answering within {timeout:.0f} s:\n{log_path.read_text()}")
 
 
+def start_serve(
+    env: dict[str, str], *, log_path: Path, port: int, migrate: bool = True, path: str = "/api/sync"
+) -> subprocess.Popen:
+    """`scripts/serve` (gunicorn) in a process group of its own, once it answers `path` on
+    127.0.0.1:`port`; stopped again if it never does."""
+    args = [str(ROOT / "scripts" / "serve"), *([] if migrate else ["--no-migrate"])]
+    process = start_process(args, env=env, log_path=log_path)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}{path}", process, log_path, timeout=90)
+    except BaseException:
+        stop_group(process)
+        raise
+    return process
+
+
 def read_line(process: subprocess.Popen, *, timeout: float) -> str:
     """The next line the process writes to its stdout pipe, waiting at most `timeout` seconds."""
     assert process.stdout is not None

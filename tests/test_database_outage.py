@@ -15,7 +15,7 @@ import time
 
 from tests.outage import outage_stack, wait_for_query
 from tests.posthog_stub import PostHogStub, generate_events
-from tests.stack import ROOT, manage, postgres_url_or_skip, production_env
+from tests.stack import ROOT, manage, postgres_url_or_skip, production_env, start_serve
 
 # A heartbeat every second (a sixth of the limit), so one falls inside a short outage.
 FAST_HEARTBEAT = {"VISITORSYNC_SYNC_ABANDON_AFTER": "6", "VISITORSYNC_BACKFILL_WEEKS": "4"}
@@ -54,7 +54,7 @@ def test_a_database_cut_while_waiting_on_posthog_is_recorded_and_frees_the_lock(
 def test_the_cron_endpoint_answers_its_json_error_when_the_database_drops(tmp_path):
     import requests
 
-    from tests.stack import free_port, start_process, stop_group, wait_until_serving
+    from tests.stack import free_port, stop_group
 
     with outage_stack(postgres_url_or_skip(), **FAST_HEARTBEAT) as stack:
         port = free_port()
@@ -66,9 +66,8 @@ def test_the_cron_endpoint_answers_its_json_error_when_the_database_drops(tmp_pa
             STATIC_ROOT=str(tmp_path / "static"),
         )
         log_path = tmp_path / "serve.log"
-        server = start_process([str(ROOT / "scripts" / "serve"), "--no-migrate"], env=env, log_path=log_path)
+        server = start_serve(env, log_path=log_path, port=port, migrate=False)
         try:
-            wait_until_serving(f"http://127.0.0.1:{port}/api/sync", server, log_path)
             before = stack.weeks()
             stack.stub.latency = 3.0
             stack.stub.query_received.clear()

@@ -20,18 +20,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.nginx import nginx_or_skip, render_site, self_signed_certificate, start_nginx, tls_context
+from tests.nginx import nginx_or_skip, start_proxy, tls_context
 from tests.slow_clients import MARKER, SlowClients
 from tests.stack import (
-    ROOT,
     free_port,
     fresh_postgres_database,
     postgres_url_or_skip,
     process_group_alive,
     serve_env,
-    start_process,
+    start_serve,
     stop_group,
-    wait_until_serving,
 )
 from tests.webhook_payloads import pageview
 
@@ -82,28 +80,19 @@ def proxied(tmp_path_factory) -> Iterator[Proxied]:
             # gunicorn.conf.py's own sizes, the ones that production runs with.
             del env["WEB_CONCURRENCY"], env["GUNICORN_THREADS"]
             serve_log = tmp / "serve.log"
-            server = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=serve_log)
+            server = start_serve(env, log_path=serve_log, port=port)
             processes.append(server)
             gunicorn = f"http://127.0.0.1:{port}"
-            wait_until_serving(f"{gunicorn}/api/sync", server, serve_log, timeout=90)
 
-            certificate, key = self_signed_certificate(tmp)
-            https_port, http_port = free_port(), free_port()
-            site = render_site(
-                https_port=https_port,
-                http_port=http_port,
-                upstream_port=port,
-                certificate=certificate,
-                key=key,
-            )
-            processes.append(start_nginx(tmp / "nginx", site, ports=(https_port, http_port)))
+            proxy = start_proxy(tmp, upstream_port=port)
+            processes.append(proxy.process)
             yield Proxied(
                 gunicorn=gunicorn,
                 gunicorn_port=port,
-                https=f"https://127.0.0.1:{https_port}",
-                https_port=https_port,
-                http=f"http://127.0.0.1:{http_port}",
-                certificate=certificate,
+                https=f"https://127.0.0.1:{proxy.https_port}",
+                https_port=proxy.https_port,
+                http=f"http://127.0.0.1:{proxy.http_port}",
+                certificate=proxy.certificate,
                 serve_log=serve_log,
             )
         finally:

@@ -20,14 +20,12 @@ import pytest
 
 from tests.stack import (
     PRODUCTION_ENV,
-    ROOT,
     free_port,
     fresh_postgres_database,
     postgres_url_or_skip,
     serve_env,
-    start_process,
+    start_serve,
     stop_group,
-    wait_until_serving,
 )
 from tests.tcp_proxy import TcpProxy
 from tests.webhook_payloads import encode, pageview
@@ -49,9 +47,8 @@ def gunicorn(tmp: Path, *, database_url: str, **env: str) -> Iterator[tuple[int,
     environment = serve_env(
         database_url=database_url, port=port, static_root=tmp / "static", workers=1, threads=1, **env
     )
-    server = start_process([str(ROOT / "scripts" / "serve")], env=environment, log_path=log_path)
+    server = start_serve(environment, log_path=log_path, port=port, path=PATH)
     try:
-        wait_until_serving(f"http://127.0.0.1:{port}{PATH}", server, log_path, timeout=90)
         yield port, log_path
     finally:
         stop_group(server)

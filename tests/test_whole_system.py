@@ -27,7 +27,6 @@ import requests
 
 from tests.posthog_stub import Event, dump_events, generate_events, weekly_truth
 from tests.stack import (
-    ROOT,
     admin_session,
     free_port,
     fresh_postgres_database,
@@ -38,8 +37,8 @@ from tests.stack import (
     read_line,
     serve_env,
     start_process,
+    start_serve,
     stop_group,
-    wait_until_serving,
 )
 from tests.webhook_payloads import pageview
 
@@ -178,10 +177,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 CSRF_COOKIE_SECURE="false",
             )
             log_path = tmp / "serve.log"
-            server = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=log_path)
+            server = start_serve(env, log_path=log_path, port=port)
             processes.append(server)
             base = f"http://127.0.0.1:{port}"
-            wait_until_serving(f"{base}/api/sync", server, log_path, timeout=90)
 
             result = manage(
                 "createsuperuser",
