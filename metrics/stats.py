@@ -151,3 +151,107 @@ def csv_filename(rows: list[WeekStats]) -> str:
     if not rows:
         return "weekly-stats.csv"
     return f"weekly-stats-{rows[0].week_start.isoformat()}-to-{rows[-1].week_start.isoformat()}.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """One headline number and what it is compared with."""
+
+    label: str
+    value: int
+    compared_with: float | None  # the number it is compared with; None: nothing to compare
+    compared_label: str
+
+    @property
+    def change(self) -> float | None:
+        if not self.compared_with:
+            return None
+        return (self.value - self.compared_with) / self.compared_with
+
+    @property
+    def value_text(self) -> str:
+        return f"{self.value:,}"
+
+    @property
+    def change_text(self) -> str:
+        return percent_text(self.change)
+
+
+def percent_text(change: float | None) -> str:
+    """A change as the admin shows it: '▲ +12.5%', '▼ -3.0%', '0%', '' for None."""
+    if change is None:
+        return ""
+    percent = round(change * 100, 1)
+    if percent > 0:
+        return f"▲ +{percent}%"
+    if percent < 0:
+        return f"▼ {percent}%"
+    return "0%"
+
+
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    """The figures above the admin's chart: the last complete week against the week before,
+    and the current week so far against last week's total prorated to the same point.
+
+    Only weekly totals are stored, so "the same point of last week" cannot be read: it is
+    estimated as last week's total times the share of the week gone by (`elapsed`).
+    """
+
+    last_week: dt.date
+    current_week: dt.date
+    elapsed: float  # share of the current week gone by, 0..1
+    figures: list[Figure]
+
+    @property
+    def last_week_end(self) -> dt.date:
+        return self.last_week + dt.timedelta(days=6)
+
+    @property
+    def days_elapsed(self) -> float:
+        return round(self.elapsed * 7, 1)
+
+
+def headline(*, now: dt.datetime | None = None) -> Headline:
+    """The headline figures, in one query."""
+    now = now or timezone.now()
+    current = weeks.current_week_start(now=now)
+    last, before = current - weeks.ONE_WEEK, current - 2 * weeks.ONE_WEEK
+    stored = {
+        week: (visitors, pageviews)
+        for week, visitors, pageviews in WeeklyMetric.objects.filter(
+            week_start__in=[current, last, before]
+        ).values_list("week_start", "visitors", "pageviews")
+    }
+    start, end = weeks.week_bounds(current)
+    elapsed = min(max((now - start) / (end - start), 0.0), 1.0)
+    figures = []
+    for index, name in enumerate(("visitors", "pageviews")):
+        previous = stored.get(before, (None, None))[index]
+        last_value = stored.get(last, (None, None))[index]
+        if last_value is not None:
+            figures.append(
+                Figure(
+                    label=f"{name.capitalize()}, last week",
+                    value=last_value,
+                    compared_with=previous,
+                    compared_label=f"the week before ({previous:,})" if previous is not None else "",
+                )
+            )
+    for index, name in enumerate(("visitors", "pageviews")):
+        if current in stored:
+            last_value = stored.get(last, (None, None))[index]
+            prorated = last_value * elapsed if last_value is not None else None
+            figures.append(
+                Figure(
+                    label=f"{name.capitalize()}, this week so far",
+                    value=stored[current][index],
+                    compared_with=prorated,
+                    compared_label=(
+                        f"last week's total prorated to this point (≈{round(prorated):,})"
+                        if prorated is not None
+                        else ""
+                    ),
+                )
+            )
+    return Headline(last_week=last, current_week=current, elapsed=elapsed, figures=figures)
