@@ -10,4 +10,5 @@ urlpatterns: list = [
     path("api/cron/sync-visitors", views.cron_sync_visitors, name="cron_sync_visitors"),
     path("api/sync", views.sync_status, name="sync_status"),
     path("api/stats/weekly", views.weekly_stats, name="weekly_stats"),
+    path("api/openapi.json", views.openapi_document, name="openapi_document"),
 ]

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -39,6 +40,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+OPENAPI_DOCUMENT = Path(settings.BASE_DIR) / "docs" / "openapi.json"
 DATABASE_UNAVAILABLE = "The database is unavailable right now; PostHog will retry this delivery."
 
 
@@ -65,6 +67,7 @@ def allow_methods(*methods: str) -> Callable:
                 return response
             return view(request, *args, **kwargs)
 
+        wrapper.allowed_methods = methods  # read by the test that compares routes with docs/openapi.json
         return wrapper
 
     return decorator
@@ -316,6 +319,9 @@ def _authenticate_api(request: HttpRequest) -> HttpResponse | None:
 def _stats_parameters(request: HttpRequest) -> tuple[dt.date | None, dt.date, str]:
     """(first week start or None, last week start, format) from the query string."""
     single = _single_values((request.GET,), STATS_PARAMETERS)
+    for name, value in single.items():
+        if not value:  # a spreadsheet's empty cell would otherwise silently mean "all weeks"
+            raise BadParameter(f"{name} is empty; give a value or leave the parameter out.")
     first, last = _date_parameter(single, "from"), _date_parameter(single, "to")
     for name, day in (("from", first), ("to", last)):
         if day is not None and day < weeks.EARLIEST_DAY:
@@ -325,9 +331,22 @@ def _stats_parameters(request: HttpRequest) -> tuple[dt.date | None, dt.date, st
             )
     if first is not None and last is not None and first > last:
         raise BadParameter(f"from={first.isoformat()} is after to={last.isoformat()}; swap them.")
-    output = single.get("format", "json").lower() or "json"
+    output = single.get("format", "json")
     if output not in STATS_FORMATS:
         raise BadParameter(f"format={single['format']!r} is not a format; use json or csv.")
     first = weeks.week_start_for_date(first) if first else None
     last = weeks.week_start_for_date(last) if last else weeks.current_week_start()
     return first, last, output
+
+
+# --- The OpenAPI document ------------------------------------------------------------------
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return OPENAPI_DOCUMENT.read_bytes()
+
+
+@csrf_exempt  # so another method gets the JSON 405, not the CSRF failure page
+@allow_methods("GET")
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI 3.1 description of these endpoints, served from docs/openapi.json (its one source)."""
+    return HttpResponse(_openapi_bytes(), content_type="application/json")

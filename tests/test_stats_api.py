@@ -213,6 +213,8 @@ def test_no_token_configured_answers_503_naming_the_setting(client, tokens, conf
         ("format=csv&format=json", "format is given 2 times"),
         ("since=2025-01-01", "Unknown parameter(s): since. Accepted: from, to, format."),
         ("token=abc", "Unknown parameter(s): token."),
+        ("from=&to=", "from is empty; give a value or leave the parameter out."),
+        ("format=", "format is empty"),
     ],
 )
 def test_bad_parameters_get_400_naming_the_parameter(client, tokens, query, named):
