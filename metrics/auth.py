@@ -1,7 +1,7 @@
 """The secrets of the webhook and cron endpoints: what is configured, and how they compare.
 
 This module is the one definition of "this secret is configured and usable"
-(`cron_secrets()`, `WebhookConfig`), used by the endpoints, `/api/sync`, the admin page and
+(`cron_secrets()`, `api_tokens()`, `WebhookConfig`), used by the endpoints, `/api/sync`, the admin page and
 the system checks. Secrets are compared as bytes in constant time, several may be
 configured at once (comma-separated) so one can be rotated without downtime, and a header
 that is not ASCII is simply a wrong secret: never an exception, never a 500.
@@ -65,6 +65,15 @@ def bearer_token(request: HttpRequest) -> str | None:
 def cron_secrets() -> tuple[bytes, ...]:
     """The usable CRON_SECRET values; empty means the cron secret is not configured."""
     return parse_secrets(settings.CRON_SECRET)
+
+
+def api_tokens() -> tuple[bytes, ...]:
+    """The usable VISITORSYNC_API_TOKENS values (read-only stats API); empty means none configured.
+
+    Deliberately separate from CRON_SECRET: a token that reads numbers cannot start a sync,
+    and the cron secret cannot read numbers.
+    """
+    return parse_secrets(settings.VISITORSYNC_API_TOKENS)
 
 
 @dataclasses.dataclass(frozen=True)

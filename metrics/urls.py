@@ -1,4 +1,4 @@
-"""HTTP endpoints of the metrics app (webhook, cron, status)."""
+"""HTTP endpoints of the metrics app (webhook, cron, status, stats, the OpenAPI document)."""
 
 from django.urls import path, re_path
 
@@ -9,4 +9,6 @@ urlpatterns: list = [
     re_path(r"^api/webhooks/posthog/?$", views.posthog_webhook, name="posthog_webhook"),
     path("api/cron/sync-visitors", views.cron_sync_visitors, name="cron_sync_visitors"),
     path("api/sync", views.sync_status, name="sync_status"),
+    path("api/stats/weekly", views.weekly_stats, name="weekly_stats"),
+    path("api/openapi.json", views.openapi_document, name="openapi_document"),
 ]

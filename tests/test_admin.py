@@ -295,8 +295,9 @@ def make_weeks(count: int, *, visitors=lambda i: 100 + i) -> list[WeeklyMetric]:
 def test_list_query_count_is_fixed(admin_client, django_assert_num_queries, count):
     make_weeks(count)
     SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, status=SyncRun.Status.SUCCEEDED)
-    # session, user, chart, 2 counts, rows (with the week before), date hierarchy (2)
-    with django_assert_num_queries(8):
+    # session, user, chart, headline, 2 counts, rows (with the week before), the page's
+    # weeks before and a year before (stats), date hierarchy (2)
+    with django_assert_num_queries(10):
         response = admin_client.get(LIST_URL)
     assert response.status_code == HTTPStatus.OK
     assert response.content.count(b'class="field-week"') == count
@@ -357,6 +358,7 @@ def test_list_shows_the_chart_with_the_current_week_in_progress(admin_client):
     assert f"Week of {current:%Y-%m-%d} (in progress): 100 visitors, 300 pageviews" in chart
     assert f"{current:%b} {current.day}</text>" in chart  # the x axis labels the current week
     assert ">0</text>" in chart  # the y axis starts at zero
+    assert chart.count('class="vs-panel-title"') == 2  # visitors and pageviews, each on its own
 
 
 def test_empty_list_invites_to_sync(admin_client):
@@ -368,12 +370,41 @@ def test_chart_scale_and_gaps():
     first = dt.date(2025, 1, 6)
     numbers = {first: (10, 37), first + weeks.ONE_WEEK: (20, 30), first + 3 * weeks.ONE_WEEK: (5, 9)}
     chart = build_chart(numbers, first_week=first, last_week=first + 3 * weeks.ONE_WEEK)
-    assert [t.label for t in chart.y_ticks] == ["0", "10", "20", "30", "40"]
+    assert [t.label for t in chart.pageviews_ticks] == ["0", "10", "20", "30", "40"]
     assert len(chart.bars) == 3
     # The pen lifts over the week that is not stored.
     assert chart.visitors_path.count("M") == 2 and chart.visitors_path.count("L") == 1
     tallest = max(chart.bars, key=lambda b: b.pageviews)
-    assert tallest.pageviews_y > chart.plot_top  # 37 of 40 stays inside the plot
+    assert tallest.pageviews_y > chart.pageviews_top  # 37 of 40 stays inside the plot
+
+
+def test_visitors_have_their_own_scale_not_the_pageviews_one():
+    first = dt.date(2025, 1, 6)
+    numbers = {first: (100, 400), first + weeks.ONE_WEEK: (200, 800)}
+    chart = build_chart(numbers, first_week=first, last_week=first + weeks.ONE_WEEK)
+    assert chart.visitors_ticks[-1].label == "200" and chart.pageviews_ticks[-1].label == "800"
+    # The busiest week's visitors reach the top of their panel, not a quarter of the way up.
+    assert max(chart.bars, key=lambda b: b.visitors).visitors_y == chart.visitors_top
+
+
+def test_chart_starts_at_the_first_stored_week(admin_client):
+    make_weeks(10)
+    page = admin_client.get(LIST_URL).content.decode()
+    first = weeks.current_week_start() - weeks.ONE_WEEK * 9
+    assert f"Weekly visitors and pageviews, {first:%b} {first.day}, {first:%Y} to the current week" in page
+    chart = page.split('id="weekly-chart"')[1].split("</svg>")[0]
+    assert chart.count('class="vs-bar"') == 9
+    assert "last-year-line" not in chart  # nothing stored a year earlier
+
+
+def test_chart_draws_the_same_weeks_a_year_earlier_when_stored(admin_client):
+    make_weeks(60)
+    page = admin_client.get(LIST_URL).content.decode()
+    chart = page.split('id="weekly-chart"')[1].split("</svg>")[0]
+    path = re.search(r'<path d="([^"]+)" class="vs-line-year"', chart).group(1)
+    # Weeks up to 59 back are stored: the 8 newest weeks shown (0..7 back) have a year-earlier point.
+    assert path.count("M") == 1 and path.count("L") == 7
+    assert "Unique visitors, same week a year earlier" in page
 
 
 def test_change_form_keeps_synced_numbers_read_only(admin_client):

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connections
 
-from metrics import background, weeks
+from metrics import background, stats, weeks
 from metrics.models import SyncRun, WeeklyMetric
 
 CHROMIUM = os.environ.get("VISITORSYNC_CHROMIUM", "/usr/bin/chromium")
@@ -111,16 +111,42 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     page.screenshot(path=ARTIFACTS / "admin-syncrun-detail.png", full_page=True)
     page.go_back()
 
+    # The same weeks a year earlier, as an older sync would have stored them, so the list
+    # compares with last year and the chart draws last year's line.
+    WeeklyMetric.objects.bulk_create(
+        WeeklyMetric(
+            week_start=metric.week_start - stats.YEAR_BEFORE,
+            visitors=metric.visitors * 3 // 4,
+            pageviews=metric.pageviews * 2 // 3,
+            synced_at=metric.synced_at,
+        )
+        for metric in WeeklyMetric.objects.all()
+    )
     page.click(".breadcrumbs >> text=Weekly metrics")
     current = WeeklyMetric.objects.get(week_start=weeks.current_week_start())
+    expect(page.locator("h1")).to_have_text("Weekly metrics")
+    expect(page.locator("#headline-figures")).to_contain_text("Visitors, last week")
+    expect(page.locator("#headline-figures")).to_contain_text("Visitors, this week so far")
     expect(page.locator("#weekly-chart svg")).to_be_visible()
     expect(page.locator("#weekly-chart")).to_contain_text("this week, in progress")
+    expect(page.locator("#last-year-line")).to_have_count(1)
     first_row = page.locator("#result_list tbody tr").first
     expect(first_row).to_contain_text(f"Week of {current.week_start:%Y-%m-%d}")
     expect(first_row.locator(".field-visitors_display")).to_have_text(f"{current.visitors:,}")
-    expect(page.locator("#result_list tbody tr")).to_have_count(26)
+    expect(first_row.locator(".field-vs_last_year")).to_contain_text("so far")
+    expect(page.locator("#result_list tbody tr")).to_have_count(52)
     page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list.png", full_page=True)
     page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list-top.png")
+    page.evaluate("document.querySelector('#changelist').scrollIntoView()")
+    page.screenshot(path=ARTIFACTS / "admin-weeklymetric-list-table.png")
+    page.evaluate("window.scrollTo(0, 0)")
+    # Every column is inside the 1280 px window, next to the filter and the navigation.
+    last_header = page.locator("#result_list thead th").last.bounding_box()
+    assert last_header["x"] + last_header["width"] <= 1280, last_header
+    filter_box = page.locator("#changelist-filter").bounding_box()
+    assert filter_box["y"] + filter_box["height"] <= last_header["y"] or (
+        last_header["x"] + last_header["width"] <= filter_box["x"]
+    ), (last_header, filter_box)
     if DOCS_SCREENSHOTS:
         # Without the navigation sidebar, so every column is in view: the page from its top
         # down to the sixth week, cut between two rows.

@@ -301,6 +301,9 @@ if VISITORSYNC_WEBHOOK_MAX_BODY < 1024 or VISITORSYNC_WEBHOOK_RETENTION_WEEKS < 
 # downtime. Read raw: django-environ would take a secret starting with "$" for a reference
 # to another variable. No default: unset is allowed only with DEBUG (see metrics/checks.py).
 CRON_SECRET = os.environ.get("CRON_SECRET", "").strip()
+# Bearer token(s) of the read-only stats API (/api/stats/weekly), comma-separated to rotate.
+# Read raw like CRON_SECRET; none set means the stats API answers 503.
+VISITORSYNC_API_TOKENS = os.environ.get("VISITORSYNC_API_TOKENS", "").strip()
 # django-crontab: `manage.py crontab add` installs one line running metrics.cron on the
 # schedule above. Its file lock keeps one run per host; the SyncRun lock covers every host.
 CRONJOBS = [(VISITORSYNC_CRON_SCHEDULE, "metrics.cron.sync_visitors_job")]

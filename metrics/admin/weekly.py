@@ -1,16 +1,20 @@
-"""The WeeklyMetric list: the chart, the weeks with their growth, and "Sync selected weeks"."""
+"""The WeeklyMetric list: headline figures, the chart, the weeks with their growth (from the
+week before and from the same week last year), "Sync selected weeks" and the CSV exports
+(the same columns and rows as the stats API's CSV: metrics/stats.py)."""
 
 import datetime as dt
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from metrics import chart, tracker, weeks
+from metrics import chart, stats, tracker, weeks
 from metrics.admin.sync_page import SyncPageMixin
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.presentation import error_text, run_summary, signed
@@ -33,7 +37,15 @@ class SyncedFilter(admin.SimpleListFilter):
 
 @admin.register(WeeklyMetric)
 class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
-    list_display = ["week", "visitors_display", "pageviews_display", "growth", "last_synced", "since_sync"]
+    list_display = [
+        "week",
+        "visitors_display",
+        "pageviews_display",
+        "growth",
+        "vs_last_year",
+        "last_synced",
+        "since_sync",
+    ]
     list_filter = [SyncedFilter]
 
     class Media:
@@ -41,7 +53,7 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
 
     date_hierarchy = "week_start"
     ordering = ["-week_start"]
-    actions = ["sync_selected_weeks"]
+    actions = ["sync_selected_weeks", "export_selected_as_csv"]
     list_per_page = 52
     fields = [
         "week_start",
@@ -126,6 +138,23 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
             )
         return format_html('<span class="vs-quiet" title="from {}">0%</span>', obj.previous_visitors)
 
+    @admin.display(description="vs. same week last year")
+    def vs_last_year(self, obj: WeeklyMetric) -> str:
+        row: stats.WeekStats | None = getattr(obj, "stats", None)
+        if row is None or row.change_from_last_year is None:
+            return ""
+        change = row.change_from_last_year
+        title = f"from {row.visitors_last_year} in the week of {row.week_start - stats.YEAR_BEFORE}"
+        if row.in_progress:
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against all of that week ({})">'
+                "{} so far</span>",
+                title,
+                stats.percent_text(change).lstrip("▲▼ "),
+            )
+        css = "vs-up" if change > 0 else "vs-down" if change < 0 else "vs-quiet"
+        return format_html('<span class="{}" title="{}">{}</span>', css, title, stats.percent_text(change))
+
     @admin.display(description="Last synced", ordering="synced_at")
     def last_synced(self, obj: WeeklyMetric) -> str:
         if obj.synced_at is None:
@@ -161,10 +190,55 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
         else:
             self.message_user(request, run_summary(run), messages.SUCCESS)
 
+    @admin.action(description="Export selected weeks as CSV", permissions=["view"])
+    def export_selected_as_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return csv_response(queryset)
+
+    def get_urls(self):
+        return [
+            path(
+                "export.csv",
+                self.admin_site.admin_view(self.export_view),
+                name="metrics_weeklymetric_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """Every week of the list as filtered (filters, search, date drill-down; all pages), as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = super().get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
+        return csv_response(changelist.queryset)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        """The list, with each shown week's stats (for "vs. same week last year"): one query
+        more for the whole page."""
+        changelist = super().get_changelist_instance(request)
+        by_week = {row.week_start: row for row in stats.weekly_stats(changelist.result_list).rows}
+        for obj in changelist.result_list:
+            obj.stats = by_week[obj.week_start]
+        return changelist
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         extra_context = {
+            # Not Django's "Select weekly metric to change": nothing here is edited by hand.
+            "title": "Weekly metrics",
             **(extra_context or {}),
             "weekly_chart": chart.weekly_chart(),
+            "headline": stats.headline(),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
+            "export_url": reverse("admin:metrics_weeklymetric_export"),
         }
         return super().changelist_view(request, extra_context)
+
+
+def csv_response(queryset: QuerySet) -> HttpResponse:
+    """The weeks of `queryset` as the stats API's CSV, for download."""
+    rows = stats.weekly_stats(queryset.order_by()).rows
+    response = HttpResponse(stats.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
+    response["Content-Disposition"] = f'attachment; filename="{stats.csv_filename(rows)}"'
+    return response

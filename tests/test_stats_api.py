@@ -1,0 +1,257 @@
+"""GET /api/stats/weekly: the stored weeks for spreadsheets and BI tools, JSON or CSV."""
+
+import csv
+import datetime as dt
+import io
+import logging
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from metrics import stats, weeks
+from metrics.models import WeeklyMetric
+from tests.helpers import CRON_SECRET
+
+TOKEN = "stats-token-0123456789abcdef0123"
+OLD_TOKEN = "stats-token-rotated-out-987654321"
+URL = "/api/stats/weekly"
+
+
+@pytest.fixture
+def tokens(settings):
+    settings.VISITORSYNC_API_TOKENS = f"{TOKEN}, {OLD_TOKEN}"
+    settings.CRON_SECRET = CRON_SECRET
+    settings.DEBUG = False
+    return settings
+
+
+def seed_weeks(count: int, *, synced: bool = True) -> list[WeeklyMetric]:
+    """`count` weeks through the current one, with distinct numbers, each synced after it ended
+    (the current week: synced now, so not confirmed)."""
+    current = weeks.current_week_start()
+    now = timezone.now()
+    rows = []
+    for age in range(count):
+        week = current - weeks.ONE_WEEK * age
+        _, end = weeks.week_bounds(week)
+        synced_at = (end + dt.timedelta(hours=3) if week != current else now) if synced else None
+        rows.append(
+            WeeklyMetric(
+                week_start=week,
+                visitors=1000 + 7 * age + (age % 5) * 13,
+                pageviews=4000 + 31 * age,
+                posthog_visitors=1000 + 7 * age + (age % 5) * 13,
+                posthog_pageviews=4000 + 31 * age,
+                synced_at=synced_at,
+            )
+        )
+    return WeeklyMetric.objects.bulk_create(rows)
+
+
+def get(client, query: str = "", token: str | None = TOKEN, **headers):
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.get(f"{URL}{'?' if query else ''}{query}", headers=headers)
+
+
+def read_csv(response) -> list[dict[str, str]]:
+    assert response["Content-Type"].startswith("text/csv; charset=utf-8")
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline="")))
+
+
+def test_the_url_is_named():
+    assert reverse("weekly_stats") == URL
+
+
+@pytest.mark.django_db
+def test_csv_of_160_synced_weeks_is_exactly_what_is_stored(client, tokens):
+    seed_weeks(160)
+    response = get(client, "format=csv")
+    assert response.status_code == HTTPStatus.OK
+    body = response.content.decode("utf-8")
+    assert body.startswith(",".join(stats.COLUMNS) + "\r\n")  # RFC 4180: CRLF line ends
+    rows = read_csv(response)
+    stored = list(WeeklyMetric.objects.order_by("week_start"))
+    assert len(rows) == 160
+    current = weeks.current_week_start()
+    for row, metric in zip(rows, stored, strict=True):
+        assert row["week_start"] == metric.week_start.isoformat()
+        assert row["week_end"] == (metric.week_start + dt.timedelta(days=6)).isoformat()
+        assert int(row["visitors"]) == metric.visitors
+        assert int(row["pageviews"]) == metric.pageviews
+        assert row["synced_at"] == metric.synced_at.isoformat()
+        assert row["in_progress"] == ("true" if metric.week_start == current else "false")
+        assert row["confirmed"] == ("false" if metric.week_start == current else "true")
+        before = WeeklyMetric.objects.filter(week_start=metric.week_start - weeks.ONE_WEEK).first()
+        if before is None:
+            assert row["visitors_change"] == ""
+        else:
+            assert float(row["visitors_change"]) == pytest.approx(
+                (metric.visitors - before.visitors) / before.visitors
+            )
+        year_ago = WeeklyMetric.objects.filter(week_start=metric.week_start - dt.timedelta(weeks=52)).first()
+        assert row["visitors_last_year"] == (str(year_ago.visitors) if year_ago else "")
+    assert "attachment" in response["Content-Disposition"]
+
+
+@pytest.mark.django_db
+def test_from_and_to_give_exactly_the_weeks_asked_for_each_snapped_to_its_week(client, tokens):
+    seed_weeks(160)
+    current = weeks.current_week_start()
+    first, last = current - weeks.ONE_WEEK * 100, current - weeks.ONE_WEEK * 40
+    # Mid-week dates: each snaps to the start of the week it falls in.
+    response = get(client, f"from={first + dt.timedelta(days=3)}&to={last + dt.timedelta(days=6)}")
+    assert response.status_code == HTTPStatus.OK
+    document = response.json()
+    assert document["from"] == first.isoformat() and document["to"] == last.isoformat()
+    got = [week["week_start"] for week in document["weeks"]]
+    assert got == [week.isoformat() for week in weeks.week_range(first, last)]
+    assert len(got) == 61
+    # The first week asked for still has its change and last year's week, read from outside the range.
+    oldest = document["weeks"][0]
+    assert oldest["visitors_change"] is not None and oldest["visitors_last_year"] is not None
+    assert set(oldest) == set(stats.COLUMNS)
+
+
+@pytest.mark.django_db
+def test_json_marks_the_current_week_in_progress_and_nulls_what_is_unknown(client, tokens):
+    seed_weeks(3)
+    document = get(client).json()
+    assert document["ok"] is True
+    newest, oldest = document["weeks"][-1], document["weeks"][0]
+    assert newest["week_start"] == weeks.current_week_start().isoformat() == document["current_week"]
+    assert newest["in_progress"] is True and newest["confirmed"] is False
+    assert oldest["visitors_change"] is None and oldest["visitors_last_year"] is None
+    assert [w["in_progress"] for w in document["weeks"]] == [False, False, True]
+
+
+@pytest.mark.django_db
+def test_a_week_synced_before_it_ended_is_not_confirmed(client, tokens):
+    week = weeks.current_week_start() - weeks.ONE_WEEK
+    start, _ = weeks.week_bounds(week)
+    WeeklyMetric.objects.create(
+        week_start=week, visitors=5, pageviews=9, synced_at=start + dt.timedelta(days=2)
+    )
+    WeeklyMetric.objects.create(week_start=week - weeks.ONE_WEEK, visitors=4, pageviews=8)
+    rows = get(client).json()["weeks"]
+    assert [(r["confirmed"], r["synced_at"]) for r in rows] == [
+        (False, None),
+        (False, (start + dt.timedelta(days=2)).isoformat()),
+    ]
+    assert rows[1]["visitors_change"] == 0.25
+
+
+@pytest.mark.parametrize("count", [10, 160])
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_the_range(client, tokens, django_assert_num_queries, count):
+    seed_weeks(count)
+    with django_assert_num_queries(2):
+        assert len(get(client, "format=csv").content.splitlines()) == count + 1
+    with django_assert_num_queries(2):
+        assert len(get(client).json()["weeks"]) == count
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer stats-token-0123456789abcdef012X"},  # wrong, same length
+        {"Authorization": f"Bearer {CRON_SECRET}"},  # the cron secret starts syncs, reads nothing
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer tökén"},
+    ],
+    ids=["none", "wrong", "cron-secret", "basic", "non-ascii"],
+)
+def test_refused_without_the_right_token_and_nothing_leaks(client, tokens, headers, caplog):
+    seed_weeks(3)
+    with caplog.at_level(logging.DEBUG):
+        response = client.get(URL, headers=headers)
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == {"ok": False, "error": response.json()["error"]}
+    assert "VISITORSYNC_API_TOKENS" in response.json()["error"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    text = response.content.decode() + caplog.text
+    for secret in (TOKEN, OLD_TOKEN, CRON_SECRET, "1000", "4000"):
+        assert secret not in text
+    assert "ETag" not in response
+
+
+@pytest.mark.django_db
+def test_rotation_both_tokens_work_and_a_rotated_out_token_is_refused(client, tokens):
+    seed_weeks(2)
+    assert get(client, token=OLD_TOKEN).status_code == HTTPStatus.OK
+    tokens.VISITORSYNC_API_TOKENS = TOKEN
+    response = get(client, token=OLD_TOKEN)
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert OLD_TOKEN not in response.content.decode()
+    assert get(client).status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("configured", ["", " , ,"])
+def test_no_token_configured_answers_503_naming_the_setting(client, tokens, configured):
+    tokens.VISITORSYNC_API_TOKENS = configured
+    tokens.DEBUG = True  # still closed: there is no anonymous read
+    response = get(client)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["ok"] is False
+    assert response.json()["error"].startswith("VISITORSYNC_API_TOKENS is not set")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("from=2025-13-01", "from='2025-13-01' is not a date"),
+        ("to=yesterday", "to='yesterday' is not a date"),
+        ("from=1999-12-31", "from=1999-12-31 is before 2000-01-01"),
+        ("from=2025-03-10&to=2025-03-01", "from=2025-03-10 is after to=2025-03-01"),
+        ("format=xlsx", "format='xlsx' is not a format"),
+        ("format=csv&format=json", "format is given 2 times"),
+        ("since=2025-01-01", "Unknown parameter(s): since. Accepted: from, to, format."),
+        ("token=abc", "Unknown parameter(s): token."),
+        ("from=&to=", "from is empty; give a value or leave the parameter out."),
+        ("format=", "format is empty"),
+    ],
+)
+def test_bad_parameters_get_400_naming_the_parameter(client, tokens, query, named):
+    response = get(client, query)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["ok"] is False
+    assert named in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_only_get_is_served(client, tokens):
+    response = client.post(URL, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == "GET"
+
+
+@pytest.mark.django_db
+def test_etag_and_last_modified_give_304_until_a_number_changes(client, tokens):
+    seed_weeks(5)
+    first = get(client, "format=csv")
+    etag, last_modified = first["ETag"], first["Last-Modified"]
+    assert etag.startswith('"') and last_modified
+    assert "Authorization" in first["Vary"] and "no-cache" in first["Cache-Control"]
+
+    again = get(client, "format=csv", **{"If-None-Match": etag})
+    assert again.status_code == HTTPStatus.NOT_MODIFIED and again.content == b""
+    assert (
+        get(client, "format=csv", **{"If-Modified-Since": last_modified}).status_code
+        == HTTPStatus.NOT_MODIFIED
+    )
+    # The JSON of the same weeks is another representation, with its own tag.
+    assert get(client, **{"If-None-Match": etag}).status_code == HTTPStatus.OK
+
+    week = WeeklyMetric.objects.order_by("week_start").first()
+    WeeklyMetric.objects.filter(pk=week.pk).update(
+        visitors=week.visitors + 1, updated_at=timezone.now() + dt.timedelta(seconds=2)
+    )
+    changed = get(client, "format=csv", **{"If-None-Match": etag})
+    assert changed.status_code == HTTPStatus.OK and changed["ETag"] != etag
+    assert get(client, "format=csv", **{"If-Modified-Since": last_modified}).status_code == HTTPStatus.OK
