@@ -27,6 +27,7 @@ from metrics.posthog import (
     PostHogQueryTooHeavy,
     WeekCount,
 )
+from metrics.reports import alerts
 from metrics.tracker import apply, lock
 from metrics.tracker.apply import Snapshot
 from metrics.tracker.errors import (
@@ -221,6 +222,17 @@ def _start(*, week_starts: list[dt.date], options: SyncOptions) -> PendingSync:
 
 # --- Running -----------------------------------------------------------------------------------
 def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
+    """Run the sync, then check the alerts (whatever the outcome, which is recorded by then)."""
+    try:
+        run = _run(pending, progress=progress)
+    except Exception:
+        alerts.check_after_sync()
+        raise
+    alerts.check_after_sync()
+    return run
+
+
+def _run(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
     run, week_starts, client = pending.run, pending.week_starts, pending.client
     started = time.monotonic()
     queries_before = client.queries
