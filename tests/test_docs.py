@@ -79,6 +79,7 @@ MESSAGES = [
     ("visitorsync/settings.py", "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' "),
     ("visitorsync/settings.py", " must be one of "),
     ("visitorsync/settings.py", "VISITORSYNC_ALERT_DROP a share between 0 and 1"),
+    ("visitorsync/settings.py", "EMAIL_URL must start with smtp://, smtps:// "),
     ("metrics/reports/weekly.py", "has not ended yet; a report covers a complete week."),
     ("metrics/reports/weekly.py", "No numbers are stored for the week of "),
     ("metrics/reports/mail.py", "EMAIL_URL is not set, so no mail can be sent."),

@@ -195,3 +195,17 @@ def test_crontab_job_sends_the_report_and_logs_a_failure(smtp_server, report_set
     cron.weekly_report_job()
     cron.weekly_report_job()
     assert len(smtp_server.messages) == 2
+
+
+def test_a_send_left_half_done_by_a_dead_process_is_taken_over_later(smtp_server, report_settings):
+    from django.utils import timezone
+
+    week = reports.last_complete_week()
+    _store(week, 10)
+    ReportDelivery.objects.create(week_start=week, recipient=RECIPIENTS[0], status="sending")
+    call_command("send_weekly_report", stdout=StringIO())
+    assert [r for rcpts, _ in smtp_server.messages for r in rcpts] == [RECIPIENTS[1]]  # maybe still sending
+    ReportDelivery.objects.filter(status="sending").update(created_at=timezone.now() - dt.timedelta(hours=1))
+    call_command("send_weekly_report", stdout=StringIO())
+    assert len(smtp_server.to(RECIPIENTS[0])) == 1
+    assert ReportDelivery.objects.filter(week_start=week, status="sent").count() == 2

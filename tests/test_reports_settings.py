@@ -10,6 +10,13 @@ def test_email_url_defaults_to_the_console_with_debug_and_to_no_mail_without():
     assert production.stdout.split() == ["django.core.mail.backends.dummy.EmailBackend", "False"]
 
 
+def test_an_empty_email_url_means_no_mail_and_a_wrong_scheme_stops_the_app():
+    empty = read_setting("EMAIL_CONFIGURED", SECRET_KEY="x" * 50, EMAIL_URL="")
+    assert empty.stdout.strip() == "False", empty.stderr
+    wrong = read_setting("EMAIL_CONFIGURED", SECRET_KEY="x" * 50, EMAIL_URL="mail://smtp.example.com")
+    assert wrong.returncode != 0 and "EMAIL_URL must start with smtp://" in wrong.stderr
+
+
 def test_email_url_sets_django_mail_settings():
     result = read_setting(
         "EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER",

@@ -313,7 +313,13 @@ if VISITORSYNC_CRON_LOG:
 # process's output) with DEBUG, otherwise no mail at all.
 _email_url = os.environ.get("EMAIL_URL", "").strip()
 EMAIL_CONFIGURED = bool(_email_url) or DEBUG
-vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "dummymail://"))
+try:
+    vars().update(environ.Env.email_url_config(_email_url or ("consolemail://" if DEBUG else "dummymail://")))
+except ImproperlyConfigured as err:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must start with smtp://, smtps:// (TLS from the start) or smtp+tls:// (STARTTLS), for "
+        "example smtp+tls://user:password@smtp.example.com:587; percent-encode @ or : in the password."
+    ) from err
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="visitorsync <visitorsync@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds an SMTP connection may block (Django's default is forever).

@@ -131,7 +131,8 @@ def _stale(now: dt.datetime) -> Condition:
 
 
 def _webhook_quiet(now: dt.datetime) -> Condition:
-    last = WebhookDelivery.objects.aggregate(last=Max("received_at"))["last"]
+    # The newest row by primary key (an index), not Max(received_at) (a scan of weeks of rows).
+    last = WebhookDelivery.objects.order_by("-pk").values_list("received_at", flat=True).first()
     hours = settings.VISITORSYNC_ALERT_QUIET_HOURS
     if last is None or now - last <= dt.timedelta(hours=hours):
         return Condition(Alert.Kind.WEBHOOK_QUIET, False)

@@ -10,6 +10,7 @@ import socket
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection, send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # What a mail server that is down, refuses or times out raises.
 MAIL_ERRORS = (smtplib.SMTPException, OSError, socket.timeout)
+# A delivery still "sending" after this long belongs to a sender that died: sent again.
+STUCK_AFTER = dt.timedelta(minutes=15)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,9 +145,11 @@ def _claim(week: dt.date, recipient: str, *, forced: bool) -> ReportDelivery | N
         with transaction.atomic():
             return ReportDelivery.objects.create(week_start=week, recipient=recipient)
     except IntegrityError:
-        # A failed earlier attempt is taken over by exactly one sender.
+        # A failed earlier attempt, or one whose sender died mid-send, is taken over by exactly
+        # one sender.
+        stuck = Q(status=ReportDelivery.Status.SENDING, created_at__lt=timezone.now() - STUCK_AFTER)
         claimed = ReportDelivery.objects.filter(
-            week_start=week, recipient=recipient, forced=False, status=ReportDelivery.Status.FAILED
+            Q(status=ReportDelivery.Status.FAILED) | stuck, week_start=week, recipient=recipient, forced=False
         ).update(status=ReportDelivery.Status.SENDING, created_at=timezone.now(), error="")
         if not claimed:
             return None

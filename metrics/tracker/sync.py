@@ -225,6 +225,8 @@ def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> Sync
     """Run the sync, then check the alerts (whatever the outcome, which is recorded by then)."""
     try:
         run = _run(pending, progress=progress)
+    except DatabaseUnavailable:
+        raise  # the alert state lives in that database: the next sync's check reports it
     except Exception:
         alerts.check_after_sync()
         raise
