@@ -79,6 +79,7 @@ def test_test_alert_without_channels_says_what_to_set(admin_client, settings):
     settings.VISITORSYNC_ALERT_RECIPIENTS, settings.VISITORSYNC_ALERT_WEBHOOK_URL = [], ""
     [text] = messages_of(admin_client.post(TEST_ALERT, follow=True))
     assert text.startswith("No alert channel is configured: set VISITORSYNC_ALERT_RECIPIENTS")
+    assert not Alert.objects.exists()
 
 
 def test_buttons_need_the_sync_permission_post_and_csrf(client, configured):
