@@ -96,6 +96,7 @@ MESSAGES = [
     ("metrics/admin/reports_panel.py", "No alert channel is configured: "),
     ("metrics/admin/reports_panel.py", "The test report was not sent. "),
     ("metrics/cron.py", "weekly report not sent: "),
+    ("metrics/checks.py", " set but EMAIL_URL is not, so no report or alert mail is sent."),
     ("gunicorn.conf.py", " must be a whole number, not "),
     ("scripts/serve", "DATABASE_URL is not set. "),
     ("visitorsync/settings.py", "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "),

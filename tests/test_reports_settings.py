@@ -37,3 +37,15 @@ def test_an_alert_drop_that_is_not_a_share_stops_the_app():
     result = read_setting("VISITORSYNC_ALERT_DROP", SECRET_KEY="x" * 50, VISITORSYNC_ALERT_DROP="50")
     assert result.returncode != 0
     assert "VISITORSYNC_ALERT_DROP a share between 0 and 1" in result.stderr
+
+
+def test_recipients_without_a_mail_server_are_reported_by_check(settings, capsys):
+    from django.core.management import call_command
+
+    settings.VISITORSYNC_REPORT_RECIPIENTS = ["a@example.test"]
+    settings.EMAIL_CONFIGURED = False
+    call_command("check")
+    assert "metrics.W006" in capsys.readouterr().err
+    settings.EMAIL_CONFIGURED = True
+    call_command("check")
+    assert "metrics.W006" not in capsys.readouterr().err
