@@ -1,4 +1,4 @@
-"""`thousands`: 12345 -> "12,345" in reports, whatever the locale settings say."""
+"""`thousands`: 12345 (or 12345.4) -> "12,345" in reports, whatever the locale settings say."""
 
 from django import template
 
@@ -8,6 +8,6 @@ register = template.Library()
 @register.filter
 def thousands(value) -> str:
     try:
-        return f"{int(value):,}"
+        return f"{round(float(value)):,}"
     except (TypeError, ValueError):
         return ""
