@@ -125,3 +125,24 @@ def renamed_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
         )
         for old, new in settings.VISITORSYNC_RENAMED_SETTINGS.items()
     ]
+
+
+@checks.register()
+def report_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Recipients without a mail server get nothing; links without a base URL are paths only."""
+    found = []
+    wanting = [
+        name
+        for name in ("VISITORSYNC_REPORT_RECIPIENTS", "VISITORSYNC_ALERT_RECIPIENTS")
+        if getattr(settings, name)
+    ]
+    if wanting and not settings.EMAIL_CONFIGURED:
+        found.append(
+            checks.Warning(
+                f"{' and '.join(wanting)} set but EMAIL_URL is not, so no report or alert mail is sent.",
+                hint="Set EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587. "
+                "See docs/reports-and-alerts.md.",
+                id="metrics.W006",
+            )
+        )
+    return found

@@ -7,9 +7,10 @@ appends that output (see VISITORSYNC_CRON_LOG).
 
 import logging
 
-from metrics import tracker
+from metrics import reports, tracker
 from metrics.logsafe import loggable
 from metrics.models import SyncRun
+from metrics.presentation import report_summary
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +28,17 @@ def sync_visitors_job() -> None:
         logger.warning("crontab sync skipped: %s", loggable(err))
     except tracker.SyncFailed:
         pass  # recorded as a failed SyncRun and logged at ERROR by the tracker
+
+
+def weekly_report_job() -> None:
+    """Send the weekly report for the last complete week (after the Monday-morning sync).
+
+    Idempotent: a recipient who has the week's report is skipped, so a second run (on another
+    host, or by hand) sends nothing. Never raises for an expected outcome; logs it.
+    """
+    try:
+        result = reports.send_weekly_report()
+    except reports.ReportError as err:
+        logger.error("weekly report not sent: %s", loggable(str(err)))
+        return
+    logger.info("%s", report_summary(result))

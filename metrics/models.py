@@ -174,3 +174,73 @@ class WeekVisitor(models.Model):
 
     def __str__(self) -> str:
         return f"Visitor {self.visitor_hash[:8]}… in week of {self.week_start}"
+
+
+class ReportDelivery(models.Model):
+    """One weekly report to one recipient: what was sent to whom and when (or why it failed).
+
+    At most one unforced row per week and recipient (a partial unique constraint): inserting it
+    claims the sending, so two senders at once send the report once.
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    week_start = models.DateField()
+    recipient = models.EmailField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    subject = models.CharField(max_length=200, blank=True)
+    forced = models.BooleanField(default=False, help_text="Sent again on request (--force, test report).")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "report deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week_start", "recipient"],
+                condition=Q(forced=False),
+                name="metrics_reportdelivery_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Report for week of {self.week_start} to {self.recipient} ({self.get_status_display()})"
+
+
+class Alert(models.Model):
+    """One occurrence of an alert condition, from when it started until it cleared.
+
+    At most one open row (resolved_at null) per kind. `notified` records, per phase ("start",
+    "resolved") and channel ("mail", "webhook"), when the message went out; a channel missing
+    there is retried at the next check.
+    """
+
+    class Kind(models.TextChoices):
+        SYNC_FAILED = "sync_failed", "Sync failed"
+        STALE = "stale", "No successful sync"
+        WEBHOOK_QUIET = "webhook_quiet", "Webhook quiet"
+        DROP = "drop", "Sharp drop in visitors"
+        TEST = "test", "Test alert"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.TextField()
+    started_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why the last notification attempt failed.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(resolved_at__isnull=True), name="metrics_alert_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} since {self.started_at:%Y-%m-%d %H:%M}"

@@ -182,3 +182,28 @@ def signed(value: int) -> str:
 
 def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def report_summary(result) -> str:
+    """One line on a weekly report send (metrics.reports.ReportResult), for every door."""
+    week = result.report.week.week_start
+    if result.dry_run:
+        who = ", ".join(result.sent) or "nobody (everyone has it already)"
+        return f"Dry run: the report for the week of {week} would go to {who}."
+    sent = f"sent to {', '.join(result.sent)}" if result.sent else "sent to nobody new"
+    already = f"; {len(result.skipped)} already had it" if result.skipped else ""
+    return f"Weekly report for the week of {week} {sent}{already}."
+
+
+def report_json(result) -> dict[str, Any]:
+    """A weekly report send as JSON (the cron endpoint's `report`)."""
+    week = result.report.week
+    return {
+        "ok": True,
+        "week": week.week_start.isoformat(),
+        "visitors": week.visitors,
+        "pageviews": week.pageviews,
+        "confirmed": week.confirmed,
+        "sent": len(result.sent),
+        "already_sent": len(result.skipped),
+    }

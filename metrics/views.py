@@ -20,12 +20,14 @@ from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from metrics import auth, stats, tracker, webhook, weeks
+from metrics import auth, reports, stats, tracker, webhook, weeks
 from metrics.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.presentation import (
+    error_json,
     error_response,
     http_status_for,
+    report_json,
     run_json,
     status_json,
     tracker_error_response,
@@ -33,7 +35,7 @@ from metrics.presentation import (
 
 logger = logging.getLogger(__name__)
 
-CRON_PARAMETERS = ("since", "dry_run", "force")
+CRON_PARAMETERS = ("since", "dry_run", "force", "report")
 STATS_PARAMETERS = ("from", "to", "format")
 STATS_FORMATS = ("json", "csv")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -130,16 +132,19 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
 def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
     """Run a full sync for a scheduler: `Authorization: Bearer <CRON_SECRET>`.
 
-    Optional `since=YYYY-MM-DD`, `dry_run=1`, `force=1` in the query string or a form body.
-    200 with the run's summary; 400 bad parameter; 401 bad secret; 409 a sync is already
-    running; 415 a JSON (or other non-form) body; 422 wipe-out refused; 502 PostHog failed;
-    503 not configured.
+    Optional `since=YYYY-MM-DD`, `dry_run=1`, `force=1`, `report=1` (after a successful sync,
+    mail the weekly report unless it went out already) in the query string or a form body.
+    200 with the run's summary (and `report`: sent, or its error); 400 bad parameter; 401 bad
+    secret; 409 a sync is already running; 415 a JSON (or other non-form) body; 422 wipe-out
+    refused; 502 PostHog failed; 503 not configured.
     """
     denied = _authenticate_cron(request)
     if denied is not None:
         return denied
     try:
-        options = tracker.SyncOptions(trigger=SyncRun.Trigger.CRON, **_cron_parameters(request))
+        params = _cron_parameters(request)
+        send_report = params.pop("report")
+        options = tracker.SyncOptions(trigger=SyncRun.Trigger.CRON, **params)
     except UnreadableBody as err:
         return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(err))
     except BadParameter as err:
@@ -148,7 +153,19 @@ def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
         run = tracker.sync_all_metrics(options)
     except tracker.TrackerError as err:
         return tracker_error_response(err)
-    return JsonResponse({"ok": True, "run": run_json(run)})
+    body = {"ok": True, "run": run_json(run)}
+    if send_report and not options.dry_run:
+        body["report"] = _send_report()
+    return JsonResponse(body)
+
+
+def _send_report() -> dict:
+    """The weekly report after a cron sync: its outcome in the body, never a change of status
+    (the sync did succeed; a mail problem is retried at the next call)."""
+    try:
+        return report_json(reports.send_weekly_report())
+    except reports.ReportError as err:
+        return error_json(str(err))
 
 
 def _authenticate_cron(request: HttpRequest) -> JsonResponse | None:
@@ -177,16 +194,17 @@ def _authenticate_cron(request: HttpRequest) -> JsonResponse | None:
 
 
 def _cron_parameters(request: HttpRequest) -> dict:
-    """`since`, `dry_run` and `force` from the query string and a form body."""
+    """`since`, `dry_run`, `force` and `report` from the query string and a form body."""
     if request.method == "POST" and request.body and not request.content_type.startswith(_FORM_TYPES):
         raise UnreadableBody(
-            f"A {request.content_type or 'typeless'} body is not read: send since, dry_run and "
-            "force in the query string or as form fields."
+            f"A {request.content_type or 'typeless'} body is not read: send since, dry_run, "
+            "force and report in the query string or as form fields."
         )
     single = _single_values((request.GET, request.POST), CRON_PARAMETERS)
     return {
         "dry_run": _flag(single, "dry_run"),
         "force": _flag(single, "force"),
+        "report": _flag(single, "report"),
         "since": _date_parameter(single, "since"),
     }
 

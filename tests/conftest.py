@@ -44,3 +44,30 @@ def monday(year: int, month: int, day: int) -> dt.date:
     date = dt.date(year, month, day)
     assert date.weekday() == 0, f"{date} is not a Monday"
     return date
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to."""
+    from tests.mailserver import SMTPServer
+
+    with SMTPServer() as server:
+        settings.EMAIL_CONFIGURED = True
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 5.0
+        settings.DEFAULT_FROM_EMAIL = "visitorsync <reports@example.test>"
+        yield server
+
+
+@pytest.fixture
+def alert_hook(settings):
+    """A loopback incoming-webhook receiver, configured as VISITORSYNC_ALERT_WEBHOOK_URL."""
+    from tests.hookserver import HookServer
+
+    with HookServer() as server:
+        settings.VISITORSYNC_ALERT_WEBHOOK_URL = server.url
+        settings.VISITORSYNC_ALERT_WEBHOOK_TIMEOUT = 1.0
+        yield server

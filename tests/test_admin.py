@@ -135,7 +135,7 @@ def test_status_page_query_count_does_not_grow_with_history(admin_client, django
         SyncRun.objects.create(
             trigger=SyncRun.Trigger.CRON, status=SyncRun.Status.SUCCEEDED, finished_at=dt.datetime.now(dt.UTC)
         )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(15):  # 3 of them for the reports-and-alerts panel
         assert admin_client.get(SYNC_URL).status_code == HTTPStatus.OK
 
 

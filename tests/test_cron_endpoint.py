@@ -194,7 +194,7 @@ def test_dry_run_writes_nothing_but_reports_what_would_change(client, posthog_st
         ("since=20240101", "is not a date"),
         ("dry_run=maybe", "dry_run='maybe' is not a yes/no value"),
         ("force=2", "force='2' is not a yes/no value"),
-        ("dryrun=1", "Unknown parameter(s): dryrun. Accepted: since, dry_run, force."),
+        ("dryrun=1", "Unknown parameter(s): dryrun. Accepted: since, dry_run, force, report."),
         ("dry_run=1&dry_run=0", "dry_run is given 2 times"),
     ],
 )

@@ -316,6 +316,50 @@ VISITORSYNC_CRON_LOG = env.str("VISITORSYNC_CRON_LOG", default="")
 if VISITORSYNC_CRON_LOG:
     CRONTAB_COMMAND_SUFFIX = f">> {shlex.quote(VISITORSYNC_CRON_LOG)} 2>&1"
 
+# --- Reports and alerts (docs/reports-and-alerts.md) -------------------------------------
+# Outgoing mail, e.g. smtp+tls://user:password@smtp.example.com:587. Unset: the console (the
+# process's output) with DEBUG, otherwise no mail at all.
+_email_url = os.environ.get("EMAIL_URL", "").strip()
+EMAIL_CONFIGURED = bool(_email_url) or DEBUG
+try:
+    vars().update(environ.Env.email_url_config(_email_url or ("consolemail://" if DEBUG else "dummymail://")))
+except ImproperlyConfigured as err:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must start with smtp://, smtps:// (TLS from the start) or smtp+tls:// (STARTTLS), for "
+        "example smtp+tls://user:password@smtp.example.com:587; percent-encode @ or : in the password."
+    ) from err
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="visitorsync <visitorsync@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds an SMTP connection may block (Django's default is forever).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+VISITORSYNC_REPORT_RECIPIENTS = [
+    a.strip() for a in env.list("VISITORSYNC_REPORT_RECIPIENTS", default=[]) if a.strip()
+]
+VISITORSYNC_ALERT_RECIPIENTS = [
+    a.strip() for a in env.list("VISITORSYNC_ALERT_RECIPIENTS", default=[]) if a.strip()
+]
+# Slack-compatible incoming webhook; its path is a secret. Read raw (no "$" interpolation).
+VISITORSYNC_ALERT_WEBHOOK_URL = os.environ.get("VISITORSYNC_ALERT_WEBHOOK_URL", "").strip()
+VISITORSYNC_ALERT_WEBHOOK_TIMEOUT = env.float("VISITORSYNC_ALERT_WEBHOOK_TIMEOUT", default=10.0)
+VISITORSYNC_ALERT_QUIET_HOURS = env.float("VISITORSYNC_ALERT_QUIET_HOURS", default=24.0)
+VISITORSYNC_ALERT_DROP = env.float("VISITORSYNC_ALERT_DROP", default=0.5)
+VISITORSYNC_BASE_URL = env.str("VISITORSYNC_BASE_URL", default="").strip().rstrip("/")
+# When the crontab job sends the weekly report (after the Monday-morning sync); installed only
+# with report recipients; empty: no job.
+VISITORSYNC_REPORT_SCHEDULE = env.str("VISITORSYNC_REPORT_SCHEDULE", default="30 6 * * 1").strip()
+if (
+    EMAIL_TIMEOUT <= 0
+    or VISITORSYNC_ALERT_WEBHOOK_TIMEOUT <= 0
+    or VISITORSYNC_ALERT_QUIET_HOURS <= 0
+    or not 0 < VISITORSYNC_ALERT_DROP < 1
+):
+    raise ImproperlyConfigured(
+        "EMAIL_TIMEOUT, VISITORSYNC_ALERT_WEBHOOK_TIMEOUT and VISITORSYNC_ALERT_QUIET_HOURS must be "
+        "above 0, and VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
+    )
+if VISITORSYNC_REPORT_SCHEDULE and VISITORSYNC_REPORT_RECIPIENTS:
+    CRONJOBS.append((VISITORSYNC_REPORT_SCHEDULE, "metrics.cron.weekly_report_job"))
+
 # --- Logging ----------------------------------------------------------------------------
 # One console handler (stdout/stderr is what systemd, Docker and platforms collect).
 # Nothing logs a secret or a raw visitor id (tests/test_logging.py).

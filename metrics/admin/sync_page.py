@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from metrics import auth, background, counting, tracker
+from metrics.admin.reports_panel import ReportsPanelMixin
 from metrics.forms import StartSyncForm
 from metrics.models import SyncRun
 from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
@@ -27,7 +28,7 @@ RECENT_RUNS = 20
 LARGEST_CHANGES = 10
 
 
-class SyncPageMixin:
+class SyncPageMixin(ReportsPanelMixin):
     """The sync page's URLs and views, for a ModelAdmin of WeeklyMetric."""
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
@@ -51,6 +52,7 @@ class SyncPageMixin:
                 wrap(self.sync_progress_view),
                 name="metrics_weeklymetric_sync_progress",
             ),
+            *self.reports_urls(),
             *super().get_urls(),
         ]
 
@@ -176,6 +178,7 @@ class SyncPageMixin:
                 else ""
             ),
             **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
+            **self.reports_context(),
         }
 
 

@@ -18,7 +18,8 @@ Every sync takes a `SyncOptions`. Every error a door can meet derives from `Trac
 `apply.py` (compare, wipe-out guard, write), `lock.py` (the lock), `pageviews.py` (the
 webhook's counting, within `deadline.py`'s time limit on the database), `status.py`
 (read-only selectors), `connection.py` (the connection test), `changes.py` (what a run
-changed).
+changed). After every sync, finished or failed,
+`sync.py` calls `metrics.reports.alerts.check_after_sync()` (which never raises).
 """
 
 from metrics.tracker.changes import WeekChange

@@ -24,6 +24,7 @@ from metrics.posthog import (
     PostHogError,
     PostHogNotConfigured,
 )
+from metrics.reports import alerts
 from metrics.tracker import apply, lock, ranges
 from metrics.tracker.errors import (
     DatabaseUnavailable,
@@ -206,6 +207,19 @@ def _start(*, week_starts: list[dt.date], options: SyncOptions) -> PendingSync:
 
 # --- Running -----------------------------------------------------------------------------------
 def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
+    """Run the sync, then check the alerts (whatever the outcome, which is recorded by then)."""
+    try:
+        run = _run(pending, progress=progress)
+    except DatabaseUnavailable:
+        raise  # the alert state lives in that database: the next sync's check reports it
+    except Exception:
+        alerts.check_after_sync()
+        raise
+    alerts.check_after_sync()
+    return run
+
+
+def _run(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
     run, week_starts, client = pending.run, pending.week_starts, pending.client
     started = time.monotonic()
     queries_before = client.queries

@@ -1,0 +1,114 @@
+"""The sync page's "Reports and alerts" panel: settings, last report, alert history, test buttons.
+
+The buttons are doors into `metrics.reports`; they need `metrics.sync_weeklymetric` and POST.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+
+from metrics import reports
+from metrics.models import Alert, ReportDelivery
+from metrics.presentation import report_summary
+from metrics.reports import notify
+
+ALERT_HISTORY = 10
+
+
+class ReportsPanelMixin:
+    """URLs, views and context of the panel, for the sync page's ModelAdmin."""
+
+    def reports_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("sync/test-report/", wrap(self.test_report_view), name="metrics_weeklymetric_test_report"),
+            path("sync/test-alert/", wrap(self.test_alert_view), name="metrics_weeklymetric_test_alert"),
+        ]
+
+    def test_report_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: send the last complete week's report now, marked as a test, to every recipient."""
+        if request.method != "POST":
+            return redirect("admin:metrics_weeklymetric_sync")
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        try:
+            result = reports.send_weekly_report(test=True)
+        except reports.ReportError as err:
+            self.message_user(request, f"The test report was not sent. {err}", messages.ERROR)
+        else:
+            self.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
+        return redirect("admin:metrics_weeklymetric_sync")
+
+    def test_alert_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: send a test alert on every configured channel and say how each went."""
+        if request.method != "POST":
+            return redirect("admin:metrics_weeklymetric_sync")
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        results = reports.send_test_alert()
+        if not results:
+            self.message_user(
+                request,
+                "No alert channel is configured: set VISITORSYNC_ALERT_RECIPIENTS or "
+                "VISITORSYNC_ALERT_WEBHOOK_URL.",
+                messages.WARNING,
+            )
+        for channel, outcome in results.items():
+            if outcome == "sent":
+                self.message_user(request, f"Test alert sent by {channel}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"Test alert not sent. {outcome}", messages.ERROR)
+        return redirect("admin:metrics_weeklymetric_sync")
+
+    def reports_context(self) -> dict:
+        last = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).first()
+        return {
+            "report_settings": _settings(),
+            "last_report": last,
+            # Everyone that week's last send reached (the same forced flag: one send of it).
+            "last_report_recipients": (
+                ReportDelivery.objects.filter(
+                    week_start=last.week_start, forced=last.forced, status=ReportDelivery.Status.SENT
+                )
+                .order_by("recipient")
+                .values_list("recipient", flat=True)
+                .distinct()
+                if last
+                else []
+            ),
+            "report_failures": ReportDelivery.objects.filter(status=ReportDelivery.Status.FAILED).count(),
+            "alert_history": Alert.objects.all()[:ALERT_HISTORY],
+        }
+
+
+def mail_display() -> str:
+    """The mail server without user or password: backend, host and port, TLS."""
+    if not settings.EMAIL_CONFIGURED:
+        return "not set: no mail is sent"
+    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+    if backend != "smtp":
+        return f"{backend} (messages are not delivered to a mail server)"
+    security = " with TLS" if settings.EMAIL_USE_TLS else " with SSL" if settings.EMAIL_USE_SSL else ""
+    return f"SMTP at {settings.EMAIL_HOST}:{settings.EMAIL_PORT}{security}"
+
+
+def _settings() -> list[tuple[str, str]]:
+    report_to = settings.VISITORSYNC_REPORT_RECIPIENTS
+    alert_to = settings.VISITORSYNC_ALERT_RECIPIENTS
+    return [
+        ("EMAIL_URL", mail_display()),
+        ("DEFAULT_FROM_EMAIL", settings.DEFAULT_FROM_EMAIL),
+        ("VISITORSYNC_REPORT_RECIPIENTS", ", ".join(report_to) or "nobody: no weekly report"),
+        (
+            "VISITORSYNC_REPORT_SCHEDULE",
+            settings.VISITORSYNC_REPORT_SCHEDULE or "no crontab job (cron endpoint or command only)",
+        ),
+        ("VISITORSYNC_ALERT_RECIPIENTS", ", ".join(alert_to) or "nobody: no alert mail"),
+        ("VISITORSYNC_ALERT_WEBHOOK_URL", notify.webhook_display() or "not set: no alert webhook"),
+        ("VISITORSYNC_ALERT_QUIET_HOURS", f"{settings.VISITORSYNC_ALERT_QUIET_HOURS:g} hours"),
+        ("VISITORSYNC_ALERT_DROP", f"{settings.VISITORSYNC_ALERT_DROP * 100:g}% fewer visitors"),
+        ("VISITORSYNC_BASE_URL", settings.VISITORSYNC_BASE_URL or "not set: links are paths only"),
+    ]

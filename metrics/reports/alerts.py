@@ -1,0 +1,225 @@
+"""Alerts: each condition is sent once when it starts and once "resolved" when it clears.
+
+State lives in `Alert` rows (one open row per kind). `check()` runs after every sync (the
+tracker calls `check_after_sync`, whatever door started it) and every report; it opens and
+resolves alerts, then sends every message not yet delivered on each configured channel
+(mail to VISITORSYNC_ALERT_RECIPIENTS, the VISITORSYNC_ALERT_WEBHOOK_URL webhook). A channel
+that fails is recorded on the row and retried at the next check; nothing here raises.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from metrics import schedule, weeks
+from metrics.logsafe import loggable
+from metrics.models import Alert, SyncRun, WebhookDelivery, WeeklyMetric
+from metrics.reports import mail, notify
+from metrics.reports.weekly import admin_url, last_complete_week
+
+logger = logging.getLogger(__name__)
+
+START, RESOLVED = "start", "resolved"
+# A message that could not be delivered is retried at each check for this long after its
+# alert resolved (a channel configured later does not receive old history).
+RETRY_FOR = dt.timedelta(days=7)
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    kind: str
+    active: bool
+    message: str = ""
+
+
+def channels() -> list[str]:
+    """The configured channels: "mail" with alert recipients, "webhook" with a URL."""
+    found = []
+    if settings.VISITORSYNC_ALERT_RECIPIENTS:
+        found.append("mail")
+    if notify.webhook_configured():
+        found.append("webhook")
+    return found
+
+
+def check_after_sync() -> None:
+    """What the tracker calls when a sync has finished or failed: `check()`, never raising."""
+    try:
+        check()
+    except Exception:
+        # The sync's outcome is recorded already; an alert problem must not change it.
+        logger.exception("alert check after a sync failed; it runs again at the next sync")
+
+
+def check(*, now: dt.datetime | None = None) -> list[Alert]:
+    """Evaluate every condition, open/resolve alerts, and deliver pending messages."""
+    now = now or timezone.now()
+    for condition in conditions(now=now):
+        _apply(condition, now=now)
+    return deliver_pending()
+
+
+def conditions(*, now: dt.datetime) -> list[Condition]:
+    return [_sync_failed(), _stale(now), _webhook_quiet(now), _drop()]
+
+
+def send_test_alert() -> dict[str, str]:
+    """Send a test message on every channel; returns channel -> "sent" or the error ({} when
+    no channel is configured: nothing is recorded)."""
+    if not channels():
+        return {}
+    alert = Alert.objects.create(
+        kind=Alert.Kind.TEST,
+        message="This is a test alert from visitorsync's admin: alerts reach you here.",
+        resolved_at=timezone.now(),
+    )
+    return _send(alert, START)
+
+
+def deliver_pending() -> list[Alert]:
+    """Send every message a channel has not delivered yet; returns the alerts tried."""
+    wanted = channels()
+    tried = []
+    recent = Q(resolved_at__isnull=True) | Q(resolved_at__gte=timezone.now() - RETRY_FOR)
+    for alert in Alert.objects.filter(recent).exclude(kind=Alert.Kind.TEST).order_by("started_at", "id"):
+        for phase in (START, RESOLVED):
+            if phase == RESOLVED and alert.resolved_at is None:
+                continue
+            if any(channel not in alert.notified.get(phase, {}) for channel in wanted):
+                _send(alert, phase)
+                tried.append(alert)
+    return tried
+
+
+# --- Conditions -------------------------------------------------------------------------------
+def _sync_failed() -> Condition:
+    last = (
+        SyncRun.objects.filter(dry_run=False)
+        .exclude(status=SyncRun.Status.RUNNING)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if last is None or last.status != SyncRun.Status.FAILED:
+        return Condition(Alert.Kind.SYNC_FAILED, False)
+    link = admin_url(reverse("admin:metrics_syncrun_change", args=[last.pk]))
+    return Condition(
+        Alert.Kind.SYNC_FAILED,
+        True,
+        f"Sync #{last.pk} ({last.get_trigger_display()}) failed: {last.error} Run: {link}",
+    )
+
+
+def _stale(now: dt.datetime) -> Condition:
+    """No successful sync within twice the schedule interval, once there has been one
+    (before the first success, the failed-sync alert and /api/sync speak)."""
+    last = SyncRun.objects.filter(dry_run=False, status=SyncRun.Status.SUCCEEDED).aggregate(
+        last=Max("finished_at")
+    )["last"]
+    limit = schedule.stale_after()
+    if last is None or now - last <= limit:
+        return Condition(Alert.Kind.STALE, False)
+    return Condition(
+        Alert.Kind.STALE,
+        True,
+        f"No successful sync since {timezone.localtime(last):%Y-%m-%d %H:%M %Z}, more than "
+        f"{limit} ago (twice VISITORSYNC_CRON_SCHEDULE's interval): the numbers are getting out "
+        f"of date. Sync page: {admin_url(reverse('admin:metrics_weeklymetric_sync'))}",
+    )
+
+
+def _webhook_quiet(now: dt.datetime) -> Condition:
+    # The newest row by primary key (an index), not Max(received_at) (a scan of weeks of rows).
+    last = WebhookDelivery.objects.order_by("-pk").values_list("received_at", flat=True).first()
+    hours = settings.VISITORSYNC_ALERT_QUIET_HOURS
+    if last is None or now - last <= dt.timedelta(hours=hours):
+        return Condition(Alert.Kind.WEBHOOK_QUIET, False)
+    return Condition(
+        Alert.Kind.WEBHOOK_QUIET,
+        True,
+        f"No webhook delivery from PostHog since {timezone.localtime(last):%Y-%m-%d %H:%M %Z} "
+        f"(more than {hours:g} hours, VISITORSYNC_ALERT_QUIET_HOURS). Check the HTTP Webhook "
+        "destination in PostHog and that the site still sends events.",
+    )
+
+
+def _drop() -> Condition:
+    week = last_complete_week()
+    rows = dict(
+        WeeklyMetric.objects.filter(week_start__in=[week, week - weeks.ONE_WEEK]).values_list(
+            "week_start", "visitors"
+        )
+    )
+    current, before = rows.get(week), rows.get(week - weeks.ONE_WEEK)
+    share = settings.VISITORSYNC_ALERT_DROP
+    if current is None or not before or (before - current) / before <= share:
+        return Condition(Alert.Kind.DROP, False)
+    return Condition(
+        Alert.Kind.DROP,
+        True,
+        f"Visitors in the week of {week} fell to {current:,} from {before:,} the week before "
+        f"({(current - before) / before * 100:+.0f}%, more than VISITORSYNC_ALERT_DROP={share:g}). "
+        f"Weeks: {admin_url(reverse('admin:metrics_weeklymetric_changelist'))}",
+    )
+
+
+# --- State and delivery -----------------------------------------------------------------------
+def _apply(condition: Condition, *, now: dt.datetime) -> None:
+    open_alert = Alert.objects.filter(kind=condition.kind, resolved_at__isnull=True).first()
+    if condition.active and open_alert is None:
+        try:
+            with transaction.atomic():
+                Alert.objects.create(kind=condition.kind, message=condition.message, started_at=now)
+        except IntegrityError:
+            pass  # another check opened it at the same moment
+        else:
+            logger.warning("alert %s started: %s", condition.kind, loggable(condition.message))
+    elif (
+        not condition.active
+        and open_alert is not None
+        and Alert.objects.filter(pk=open_alert.pk, resolved_at__isnull=True).update(resolved_at=now)
+    ):
+        logger.info("alert %s resolved", condition.kind)
+
+
+def _text(alert: Alert, phase: str) -> tuple[str, str]:
+    label = alert.get_kind_display()
+    if phase == RESOLVED:
+        return (
+            f"[visitorsync] Resolved: {label}",
+            f"Resolved at {timezone.localtime(alert.resolved_at):%Y-%m-%d %H:%M %Z}: {label}.\n"
+            f"It started at {timezone.localtime(alert.started_at):%Y-%m-%d %H:%M %Z}: {alert.message}",
+        )
+    return f"[visitorsync] {label}", alert.message
+
+
+def _send(alert: Alert, phase: str) -> dict[str, str]:
+    """Send one phase of an alert on each channel that has not had it; record what happened."""
+    subject, text = _text(alert, phase)
+    done = alert.notified.setdefault(phase, {})
+    results, errors = {}, []
+    for channel in channels():
+        if channel in done:
+            continue
+        try:
+            if channel == "mail":
+                mail.send_alert_mail(subject=subject, text=text)
+            else:
+                notify.post_text(f"{subject}\n{text}")
+        except (notify.WebhookNotSent, *mail.MAIL_ERRORS) as err:
+            detail = str(err) if isinstance(err, notify.WebhookNotSent) else f"{type(err).__name__}: {err}"
+            error = f"{channel}: {detail}"[:500]
+            errors.append(error)
+            results[channel] = error
+            logger.error("alert %s (%s) not sent by %s: %s", alert.kind, phase, channel, loggable(detail))
+            continue
+        done[channel] = timezone.now().isoformat()
+        results[channel] = "sent"
+    alert.last_error = "; ".join(errors)
+    Alert.objects.filter(pk=alert.pk).update(notified=alert.notified, last_error=alert.last_error)
+    return results

@@ -1,0 +1,51 @@
+"""The reports-and-alerts settings, read by a fresh process as at start-up."""
+
+from tests.test_settings import read_setting
+
+
+def test_email_url_defaults_to_the_console_with_debug_and_to_no_mail_without():
+    debug = read_setting("EMAIL_BACKEND, settings.EMAIL_CONFIGURED", DEBUG="true")
+    assert debug.stdout.split() == ["django.core.mail.backends.console.EmailBackend", "True"], debug.stderr
+    production = read_setting("EMAIL_BACKEND, settings.EMAIL_CONFIGURED", SECRET_KEY="x" * 50)
+    assert production.stdout.split() == ["django.core.mail.backends.dummy.EmailBackend", "False"]
+
+
+def test_an_empty_email_url_means_no_mail_and_a_wrong_scheme_stops_the_app():
+    empty = read_setting("EMAIL_CONFIGURED", SECRET_KEY="x" * 50, EMAIL_URL="")
+    assert empty.stdout.strip() == "False", empty.stderr
+    wrong = read_setting("EMAIL_CONFIGURED", SECRET_KEY="x" * 50, EMAIL_URL="mail://smtp.example.com")
+    assert wrong.returncode != 0 and "EMAIL_URL must start with smtp://" in wrong.stderr
+
+
+def test_email_url_sets_django_mail_settings():
+    result = read_setting(
+        "EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER",
+        SECRET_KEY="x" * 50,
+        EMAIL_URL="smtp+tls://mailer:pa55@smtp.example.com:587",
+    )
+    assert result.stdout.split() == ["smtp.example.com", "587", "True", "mailer"], result.stderr
+
+
+def test_the_report_job_is_installed_only_with_recipients():
+    alone = read_setting("CRONJOBS", SECRET_KEY="x" * 50)
+    assert "weekly_report_job" not in alone.stdout
+    both = read_setting("CRONJOBS", SECRET_KEY="x" * 50, VISITORSYNC_REPORT_RECIPIENTS="a@example.test")
+    assert "('30 6 * * 1', 'metrics.cron.weekly_report_job')" in both.stdout, both.stderr
+
+
+def test_an_alert_drop_that_is_not_a_share_stops_the_app():
+    result = read_setting("VISITORSYNC_ALERT_DROP", SECRET_KEY="x" * 50, VISITORSYNC_ALERT_DROP="50")
+    assert result.returncode != 0
+    assert "VISITORSYNC_ALERT_DROP a share between 0 and 1" in result.stderr
+
+
+def test_recipients_without_a_mail_server_are_reported_by_check(settings, capsys):
+    from django.core.management import call_command
+
+    settings.VISITORSYNC_REPORT_RECIPIENTS = ["a@example.test"]
+    settings.EMAIL_CONFIGURED = False
+    call_command("check")
+    assert "metrics.W006" in capsys.readouterr().err
+    settings.EMAIL_CONFIGURED = True
+    call_command("check")
+    assert "metrics.W006" not in capsys.readouterr().err
