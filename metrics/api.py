@@ -16,8 +16,7 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from metrics import auth, stats, weeks
-from metrics.http import BadParameter, allow_methods, date_parameter, single_values
-from metrics.logsafe import loggable
+from metrics.http import BadParameter, allow_methods, bearer_refusal, date_parameter, single_values
 from metrics.presentation import error_response
 
 logger = logging.getLogger(__name__)
@@ -76,25 +75,16 @@ def weekly_stats(request: HttpRequest) -> HttpResponse:
 
 def _authenticate_api(request: HttpRequest) -> HttpResponse | None:
     """None if the request may read the stats, else the response that refuses it."""
-    tokens = auth.api_tokens()
-    if not tokens:
-        return error_response(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "VISITORSYNC_API_TOKENS is not set, so the stats API is disabled. Set it to one or more "
-            "long random tokens (comma-separated) and send one as 'Authorization: Bearer <token>'.",
-        )
-    if not auth.secret_matches(auth.bearer_token(request), tokens):
-        logger.warning(
-            "stats API: missing or wrong bearer token from %s", loggable(request.META.get("REMOTE_ADDR"))
-        )
-        response = error_response(
-            HTTPStatus.UNAUTHORIZED,
-            "Missing or wrong token: send 'Authorization: Bearer <token>' with a token from "
-            "VISITORSYNC_API_TOKENS.",
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="visitorsync stats"'
-        return response
-    return None
+    return bearer_refusal(
+        request,
+        auth.api_tokens(),
+        realm="visitorsync stats",
+        not_set="VISITORSYNC_API_TOKENS is not set, so the stats API is disabled. Set it to one or more "
+        "long random tokens (comma-separated) and send one as 'Authorization: Bearer <token>'.",
+        wrong="Missing or wrong token: send 'Authorization: Bearer <token>' with a token from "
+        "VISITORSYNC_API_TOKENS.",
+        log="stats API: missing or wrong bearer token from %s",
+    )
 
 
 def _stats_parameters(request: HttpRequest) -> tuple[dt.date | None, dt.date, str]:

@@ -3,13 +3,18 @@
 
 import datetime as dt
 import functools
+import logging
 import re
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 
+from metrics import auth
+from metrics.logsafe import loggable
 from metrics.presentation import error_response
+
+logger = logging.getLogger(__name__)
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -82,3 +87,18 @@ def flag(values: dict[str, str], name: str) -> bool:
     if text in FALSE or name not in values:
         return False
     raise BadParameter(f"{name}={values[name]!r} is not a yes/no value; use 1 or 0.")
+
+
+def bearer_refusal(
+    request: HttpRequest, secrets: tuple[bytes, ...], *, realm: str, not_set: str, wrong: str, log: str
+) -> JsonResponse | None:
+    """None if the request carries one of `secrets` as `Authorization: Bearer`, else the answer:
+    503 `not_set` when none is configured, 401 `wrong` (logged with `log` % the client's address)."""
+    if not secrets:
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, not_set)
+    if auth.secret_matches(auth.bearer_token(request), secrets):
+        return None
+    logger.warning(log, loggable(request.META.get("REMOTE_ADDR")))
+    response = error_response(HTTPStatus.UNAUTHORIZED, wrong)
+    response["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    return response

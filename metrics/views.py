@@ -18,6 +18,7 @@ from metrics.http import (
     BadParameter,
     UnreadableBody,
     allow_methods,
+    bearer_refusal,
     date_parameter,
     flag,
     single_values,
@@ -136,26 +137,18 @@ def _send_report() -> dict:
 def _authenticate_cron(request: HttpRequest) -> JsonResponse | None:
     """None if the request may run a sync, else the response that refuses it."""
     secrets = auth.cron_secrets()
-    if not secrets:
-        if settings.DEBUG:
-            logger.warning("cron endpoint called without CRON_SECRET; allowed only because DEBUG is on")
-            return None
-        return error_response(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "CRON_SECRET is not set, so the cron endpoint is disabled. Set CRON_SECRET to a "
-            "long random string and send it as 'Authorization: Bearer <CRON_SECRET>'.",
-        )
-    if not auth.secret_matches(auth.bearer_token(request), secrets):
-        logger.warning(
-            "cron endpoint: missing or wrong bearer secret from %s", loggable(request.META.get("REMOTE_ADDR"))
-        )
-        response = error_response(
-            HTTPStatus.UNAUTHORIZED,
-            "Missing or wrong secret: send 'Authorization: Bearer <CRON_SECRET>'.",
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="visitorsync cron"'
-        return response
-    return None
+    if not secrets and settings.DEBUG:
+        logger.warning("cron endpoint called without CRON_SECRET; allowed only because DEBUG is on")
+        return None
+    return bearer_refusal(
+        request,
+        secrets,
+        realm="visitorsync cron",
+        not_set="CRON_SECRET is not set, so the cron endpoint is disabled. Set CRON_SECRET to a "
+        "long random string and send it as 'Authorization: Bearer <CRON_SECRET>'.",
+        wrong="Missing or wrong secret: send 'Authorization: Bearer <CRON_SECRET>'.",
+        log="cron endpoint: missing or wrong bearer secret from %s",
+    )
 
 
 def _cron_parameters(request: HttpRequest) -> dict:

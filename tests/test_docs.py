@@ -71,7 +71,7 @@ MESSAGES = [
     ("metrics/webhook/payload.py", " is not valid Unicode text."),
     ("metrics/checks.py", "a live sync whose heartbeat is delayed by a busy "),
     ("metrics/webhook/payload.py", ": not a real pageview."),
-    ("metrics/management/commands/sync_visitors.py", "is not a date; use YYYY-MM-DD."),
+    ("metrics/management/arguments.py", "is not a date; use YYYY-MM-DD."),
     ("metrics/tracker/sync.py", "No stored week has id "),
     ("visitorsync/settings.py", "SECRET_KEY is not set. Set it to a long random string, "),
     ("visitorsync/settings.py", "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not "),

@@ -1,18 +1,10 @@
 """`manage.py send_weekly_report`: mail the weekly report (a door into metrics.reports)."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metrics import reports
+from metrics.management.arguments import date_argument
 from metrics.presentation import report_summary
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date; use YYYY-MM-DD.") from None
 
 
 class Command(BaseCommand):
@@ -27,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Send even to those who already have it.")
 
     def handle(self, *args, **options) -> None:
-        week = _date(options["week"]) if options["week"] else None
+        week = date_argument(options["week"]) if options["week"] else None
         try:
             result = reports.send_weekly_report(
                 week_start=week, dry_run=options["dry_run"], force=options["force"]

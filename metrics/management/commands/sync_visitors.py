@@ -1,20 +1,12 @@
 """`manage.py sync_visitors`: sync weekly visitors from PostHog (a door into the tracker)."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from metrics import tracker, weeks
+from metrics.management.arguments import date_argument
 from metrics.models import SyncRun
 from metrics.presentation import change_lines, run_summary
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date; use YYYY-MM-DD.") from None
 
 
 class Command(BaseCommand):
@@ -41,13 +33,13 @@ class Command(BaseCommand):
         if options["status"]:
             self._print_status()
             return
-        since = _date(options["since"]) if options["since"] else None
+        since = date_argument(options["since"]) if options["since"] else None
         sync = tracker.SyncOptions(
             trigger=SyncRun.Trigger.COMMAND, since=since, dry_run=options["dry_run"], force=options["force"]
         )
         try:
             if options["week"]:
-                week = weeks.week_start_for_date(_date(options["week"]))
+                week = weeks.week_start_for_date(date_argument(options["week"]))
                 run = tracker.sync_weeks(sync, week_starts=[week], progress=self._progress)
             elif options["id"] is not None:
                 run = tracker.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress)
