@@ -188,12 +188,9 @@ def main() -> None:
                 database_url=database_url,
                 port=port,
                 static_root=tmp / "static",
-                workers=0,
-                threads=0,
                 POSTHOG_WEBHOOK_SECRET=SECRET,
                 GUNICORN_LOG_LEVEL="warning",
             )
-            del env["WEB_CONCURRENCY"], env["GUNICORN_THREADS"]  # gunicorn.conf.py's defaults
             serve_log = tmp / "serve.log"
             server = start_serve(env, log_path=serve_log, port=port)
             processes.append(server)

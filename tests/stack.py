@@ -59,17 +59,24 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 
 def serve_env(
-    *, database_url: str, port: int, static_root: Path, workers: int, threads: int, **overrides: str
+    *,
+    database_url: str,
+    port: int,
+    static_root: Path,
+    workers: int | None = None,
+    threads: int | None = None,
+    **overrides: str,
 ) -> dict[str, str]:
-    """production_env for `scripts/serve`: gunicorn on 127.0.0.1:`port` with this database."""
+    """production_env for `scripts/serve`: gunicorn on 127.0.0.1:`port` with this database;
+    `workers`/`threads` None keeps gunicorn.conf.py's own sizes, the ones production runs with."""
+    sizes = {"WEB_CONCURRENCY": workers, "GUNICORN_THREADS": threads}
     return production_env(
         PYTHON=sys.executable,
         DATABASE_URL=database_url,
         ALLOWED_HOSTS="127.0.0.1",
         GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(workers),
-        GUNICORN_THREADS=str(threads),
         STATIC_ROOT=str(static_root),
+        **{name: str(value) for name, value in sizes.items() if value is not None},
         **overrides,
     )
 

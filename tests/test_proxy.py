@@ -69,16 +69,13 @@ def proxied(tmp_path_factory) -> Iterator[Proxied]:
     with fresh_postgres_database(database, prefix="proxy") as database_url:
         try:
             port = free_port()
+            # gunicorn.conf.py's own sizes (no workers/threads), the ones production runs with.
             env = serve_env(
                 database_url=database_url,
                 port=port,
                 static_root=tmp / "static",
-                workers=0,
-                threads=0,
                 POSTHOG_WEBHOOK_SECRET=SECRET,
             )
-            # gunicorn.conf.py's own sizes, the ones that production runs with.
-            del env["WEB_CONCURRENCY"], env["GUNICORN_THREADS"]
             serve_log = tmp / "serve.log"
             server = start_serve(env, log_path=serve_log, port=port)
             processes.append(server)
