@@ -74,6 +74,7 @@ MESSAGES = [
     ("metrics/management/arguments.py", "is not a date; use YYYY-MM-DD."),
     ("metrics/tracker/sync.py", "No stored week has id "),
     ("visitorsync/settings.py", "SECRET_KEY is not set. Set it to a long random string, "),
+    ("visitorsync/settings.py", "VISITORSYNC_DEMO is on but DEBUG is off: "),
     ("visitorsync/settings.py", "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not "),
     ("visitorsync/settings.py", "is not an IANA time zone name "),
     ("visitorsync/settings.py", "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS"),

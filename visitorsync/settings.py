@@ -33,6 +33,15 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only-never-use-in-production"  # noqa: S105
 
+# Demo mode (`scripts/run --demo`): sample data from a local PostHog stand-in, a banner on
+# every admin page. Never in production: it needs DEBUG.
+VISITORSYNC_DEMO = env.bool("VISITORSYNC_DEMO", default=False)
+if VISITORSYNC_DEMO and not DEBUG:
+    raise ImproperlyConfigured(
+        "VISITORSYNC_DEMO is on but DEBUG is off: demo mode shows sample data and is only for "
+        "your own machine. Unset VISITORSYNC_DEMO, or run `scripts/run --demo`, which turns DEBUG on."
+    )
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Check ids to silence, e.g. "security.W021" if you choose not to send HSTS preload.
@@ -75,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "metrics.demo.context.demo",
             ],
         },
     },

@@ -1,0 +1,541 @@
+"""A PostHog-compatible Query API stand-in on 127.0.0.1, for tests, benchmarks and the demo.
+
+It answers `POST /api/projects/<id>/query/` the way PostHog does for visitorsync's weekly
+HogQL query: it reads the week mode, time zone, events, bounds and host filter from the
+query's text, expands `{filters}` into its project's "internal and test users" filters
+(`test_account_filters`, PostHog's shape) when `filters.filterTestAccounts` is set, refuses
+what PostHog refuses (`values` together with `{filters}`, an unknown placeholder or filters
+key: 400), answers 512 for a range longer than `max_weeks_per_query` (PostHog's "too heavy"),
+and computes the weekly numbers from its own fixture events (the ground truth). It checks the
+Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
+does), and can add latency, answer a scripted sequence of failures, or trickle its answers
+one byte at a time (`trickle`), as a congested link or a broken proxy does.
+
+Run it as a process: `python -m metrics.demo.posthog_standin --port 8123 --weeks 12`, or with
+the events a test also sends as webhooks: `--events-file events.json` (see `dump_events`).
+With `--port 0` it picks a free port; its first line on stdout names the URL.
+"""
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import random
+import re
+import signal
+import threading
+import time
+import zoneinfo
+from collections import defaultdict
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WEEK_EXPR = re.compile(r"toStartOfWeek\(toTimeZone\(timestamp, '([^']+)'\), (\d)\)")
+STRING = r"'((?:[^'\\]|\\.)*)'"
+EVENTS_EXPR = re.compile(r"\bevent IN \(([^)]*)\)")
+START_EXPR = re.compile(r"timestamp >= toDateTime\(" + STRING + r"\)")
+END_EXPR = re.compile(r"timestamp < toDateTime\(" + STRING + r"\)")
+HOSTS_EXPR = re.compile(r"lower\(properties\.\$host\) IN \(([^)]*)\)")
+SUBDOMAIN_EXPR = re.compile(r"lower\(properties\.\$host\) LIKE '%\.([^']*)'")
+PLACEHOLDER_EXPR = re.compile(r"\{(\w+)\}")
+# What PostHog gives a new project (posthog/models/team/team.py): leave out localhost.
+DEFAULT_TEST_ACCOUNT_FILTERS = [
+    {"key": "$host", "operator": "not_regex", "value": r"^(localhost|127\.0\.0\.1)($|:)", "type": "event"}
+]
+LIMIT_EXPR = re.compile(r"\bLIMIT (\d+)\s*$")
+PATH_EXPR = re.compile(r"^/api/(?:projects|environments)/(\d+)/query/?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    uuid: str
+    event: str
+    person_id: str
+    timestamp: dt.datetime  # aware
+    host: str | None = None  # properties.$host (mobile events have none)
+    email: str | None = None  # the person's email property
+
+
+@dataclasses.dataclass(frozen=True)
+class Trickle:
+    """How much of one trickled answer was written before the client hung up (or all of it)."""
+
+    sent: int
+    total: int
+
+
+@dataclasses.dataclass
+class ScriptedResponse:
+    status: int
+    body: dict | str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _strings(text: str) -> list[str]:
+    """The HogQL string literals in `text`, unescaped."""
+    return [re.sub(r"\\(.)", r"\1", item) for item in re.findall(STRING, text)]
+
+
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _test_account_filter(item: dict):
+    """One of PostHog's test-account filters as a predicate; a missing value passes it, as in
+    PostHog (`not_regex` and `not_icontains` are true for null)."""
+    key, operator, value = item["key"], item["operator"], item["value"]
+
+    def field(e: Event) -> str | None:
+        if item.get("type") == "person" and key == "email":
+            return e.email
+        if key == "$host":
+            return e.host
+        raise ValueError(f"the stub does not know the property {key!r}")
+
+    if operator == "not_regex":
+        return lambda e: field(e) is None or re.search(value, field(e)) is None
+    if operator == "not_icontains":
+        return lambda e: field(e) is None or value.lower() not in field(e).lower()
+    raise ValueError(f"the stub does not know the operator {operator!r}")
+
+
+def week_start(moment: dt.datetime, *, tz_name: str, mode: int) -> dt.date:
+    """ClickHouse toStartOfWeek(toTimeZone(ts, tz), mode) for modes 0 (Sunday) and 3 (Monday)."""
+    day = moment.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
+    first_weekday = {3: 0, 0: 6}[mode]
+    return day - dt.timedelta(days=(day.weekday() - first_weekday) % 7)
+
+
+def weekly_truth(
+    events: list[Event],
+    *,
+    tz_name: str,
+    mode: int,
+    event: str | tuple[str, ...] = "$pageview",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    where=None,
+) -> dict[dt.date, tuple[int, int]]:
+    """{week_start: (unique persons, event count)} over the events named in [start, end) for
+    which `where(event)` (if given) is true."""
+    names = (event,) if isinstance(event, str) else tuple(event)
+    persons: dict[dt.date, set[str]] = defaultdict(set)
+    views: dict[dt.date, int] = defaultdict(int)
+    for item in events:
+        if item.event not in names or (where is not None and not where(item)):
+            continue
+        if (start and item.timestamp < start) or (end and item.timestamp >= end):
+            continue
+        week = week_start(item.timestamp, tz_name=tz_name, mode=mode)
+        persons[week].add(item.person_id)
+        views[week] += 1
+    return {week: (len(persons[week]), views[week]) for week in sorted(views)}
+
+
+def generate_events(
+    *,
+    weeks: int,
+    seed: int = 1,
+    end: dt.datetime | None = None,
+    per_week: int = 40,
+    persons: int = 60,
+    gap_weeks: tuple[int, ...] = (),
+) -> list[Event]:
+    """Deterministic fixture events spread over the last `weeks` weeks before `end`.
+
+    Weeks whose index (0 = oldest) is in `gap_weeks` get no events, and some events are of
+    another kind, so both "absent week" and the event filter are exercised.
+    """
+    rng = random.Random(seed)
+    end = end or dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(weeks=weeks)
+    events = []
+    for index in range(weeks):
+        if index in gap_weeks:
+            continue
+        week_begin = start + dt.timedelta(weeks=index)
+        for n in range(rng.randint(per_week // 2, per_week)):
+            moment = week_begin + dt.timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
+            if moment >= end:
+                continue
+            name = "$pageview" if n % 7 else "$autocapture"
+            events.append(Event(f"{seed}-{index}-{n}", name, f"person-{rng.randint(1, persons)}", moment))
+    return events
+
+
+def dump_events(events: list[Event]) -> str:
+    """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp}."""
+    return json.dumps(
+        [
+            {
+                "uuid": e.uuid,
+                "event": e.event,
+                "person_id": e.person_id,
+                "timestamp": e.timestamp.isoformat(),
+                "host": e.host,
+                "email": e.email,
+            }
+            for e in events
+        ]
+    )
+
+
+def load_events(text: str) -> list[Event]:
+    """The inverse of `dump_events`; timestamps must carry an offset."""
+    events = []
+    for item in json.loads(text):
+        moment = dt.datetime.fromisoformat(item["timestamp"])
+        if moment.tzinfo is None:
+            raise ValueError(f"event {item['uuid']}: timestamp {item['timestamp']!r} has no offset")
+        events.append(
+            Event(item["uuid"], item["event"], item["person_id"], moment, item.get("host"), item.get("email"))
+        )
+    return events
+
+
+class PostHogStub:
+    """The stub server; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        events: list[Event] | None = None,
+        project_id: str = "12345",
+        api_key: str = "phx_testkey",
+        latency: float = 0.0,
+        timezone: str = "UTC",
+        test_account_filters: list[dict] | None = None,
+        max_weeks_per_query: int | None = None,
+    ) -> None:
+        self.events = list(events or [])
+        # The project's "internal and test users" filters, in PostHog's shape.
+        self.test_account_filters = (
+            DEFAULT_TEST_ACCOUNT_FILTERS if test_account_filters is None else test_account_filters
+        )
+        # Longer ranges are answered 512 "too heavy", as PostHog answers a costly query.
+        self.max_weeks_per_query = max_weeks_per_query
+        self.project_id = project_id
+        self.api_key = api_key
+        self.latency = latency
+        self.timezone = timezone  # what the stub reports as the project's time zone
+        self.scripted: list[ScriptedResponse] = []
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.barrier_before_answer: threading.Event | None = None
+        # Set when a query arrives: a test can act while the sync waits for the answer.
+        self.query_received = threading.Event()
+        self.trickle_seconds_per_byte = 0.0
+        self.trickle_headers = True
+        self.trickle_length = True
+        self.trickles: list[Trickle] = []
+        self._trickle_ended = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self, port: int = 0) -> "PostHogStub":
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                stub._handle(self)
+
+            def log_message(self, format: str, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # ends answers still trickling
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "PostHogStub":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def query_count(self) -> int:
+        return len(self.requests)
+
+    def fail_next(self, status: int, body: dict | str | None = None, **headers: str) -> None:
+        """Answer the next query with this status (queue several for several queries)."""
+        body = body if body is not None else {"detail": "scripted"}
+        self.scripted.append(ScriptedResponse(status, body, headers))
+
+    def trickle(self, *, seconds_per_byte: float, headers: bool = True, length: bool = True) -> None:
+        """From now on send every answer one byte per `seconds_per_byte`: from its status line
+        on, or (`headers=False`) status line and headers at once, then the body byte by byte.
+        With `length=False` no Content-Length is sent: the body ends when the connection does."""
+        self.trickle_seconds_per_byte = seconds_per_byte
+        self.trickle_headers = headers
+        self.trickle_length = length
+
+    def wait_for_trickles(self, count: int, *, timeout: float) -> list[Trickle]:
+        """The first `count` trickled answers, once each has ended (all sent, or hung up on)."""
+        with self._trickle_ended:
+            self._trickle_ended.wait_for(lambda: len(self.trickles) >= count, timeout=timeout)
+            return list(self.trickles)
+
+    def answer_next(self, body: dict | str, status: int = HTTPStatus.OK, **headers: str) -> None:
+        """Answer the next query with this body instead of the computed one (e.g. a malformed answer)."""
+        self.scripted.append(ScriptedResponse(status, body, headers))
+
+    def truth(self, *, tz_name: str, mode: int, event: str = "$pageview") -> dict[dt.date, tuple[int, int]]:
+        return weekly_truth(self.events, tz_name=tz_name, mode=mode, event=event)
+
+    # --- request handling ----------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length)
+        with self._lock:
+            self.requests.append({"path": request.path, "headers": dict(request.headers), "body": raw})
+            scripted = self.scripted.pop(0) if self.scripted else None
+        self.query_received.set()
+        if self.latency:
+            time.sleep(self.latency)
+        if self.barrier_before_answer is not None:
+            self.barrier_before_answer.wait(timeout=30)
+        if scripted:
+            return self._send(request, scripted.status, scripted.body, scripted.headers)
+        match = PATH_EXPR.match(request.path)
+        if not match:
+            return self._send(request, HTTPStatus.NOT_FOUND, {"detail": "Not found."})
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._send(
+                request,
+                HTTPStatus.UNAUTHORIZED,
+                {
+                    "type": "authentication_error",
+                    "code": "authentication_failed",
+                    "detail": "Invalid personal API key.",
+                },
+            )
+        if match.group(1) != self.project_id:
+            return self._send(request, HTTPStatus.NOT_FOUND, {"detail": "Not found."})
+        try:
+            payload = json.loads(raw)
+            query = payload["query"]
+            too_heavy = self._too_heavy(query["query"])
+            if too_heavy:
+                return self._send(request, 512, too_heavy)
+            answer = self._answer(query["query"], query.get("values") or {}, query.get("filters"))
+        except (ValueError, KeyError, TypeError) as err:
+            return self._send(
+                request,
+                HTTPStatus.BAD_REQUEST,
+                {"type": "validation_error", "code": "invalid_input", "detail": str(err)},
+            )
+        self._send(request, HTTPStatus.OK, answer)
+
+    def _too_heavy(self, hogql: str) -> dict | None:
+        if self.max_weeks_per_query is None or not START_EXPR.search(hogql):
+            return None
+        start, end = _moment(START_EXPR.search(hogql).group(1)), _moment(END_EXPR.search(hogql).group(1))
+        if (end - start) <= dt.timedelta(weeks=self.max_weeks_per_query, hours=1):
+            return None
+        seconds = round((end - start) / dt.timedelta(weeks=1) * 1.3)
+        return {
+            "type": "server_error",
+            "code": "error",
+            "detail": f"Estimated query execution time ({seconds} seconds) is too long. Try reducing "
+            "its scope by changing the time range.",
+            "attr": None,
+        }
+
+    def _where(self, hogql: str, values: dict, filters: dict | None):
+        """The event predicate the query's WHERE asks for, beyond events and bounds; raises
+        ValueError (a 400) where PostHog refuses the query."""
+        placeholders = set(PLACEHOLDER_EXPR.findall(hogql))
+        if values and "filters" in placeholders:
+            # PostHog substitutes `values` first and then finds {filters} unresolved.
+            raise ValueError("Placeholder {filters} is not available in this context.")
+        unknown = placeholders - set(values) - {"filters"}
+        if unknown:
+            raise ValueError(f"Unresolved placeholder: {{{sorted(unknown)[0]}}}")
+        if filters is not None and set(filters) - {"filterTestAccounts", "dateRange", "properties"}:
+            raise ValueError(f"Unknown filters: {sorted(filters)}")
+        predicates = []
+        if HOSTS_EXPR.search(hogql) or SUBDOMAIN_EXPR.search(hogql):
+            exact = (
+                {h.lower() for h in _strings(HOSTS_EXPR.search(hogql).group(1))}
+                if HOSTS_EXPR.search(hogql)
+                else set()
+            )
+            subdomains = [s.lower() for s in SUBDOMAIN_EXPR.findall(hogql)]
+            predicates.append(
+                lambda e: (
+                    not e.host
+                    or e.host.lower() in exact
+                    or any(e.host.lower().endswith("." + s) for s in subdomains)
+                )
+            )
+        if "filters" in placeholders and filters and filters.get("filterTestAccounts"):
+            predicates += [_test_account_filter(item) for item in self.test_account_filters]
+        return lambda e: all(predicate(e) for predicate in predicates)
+
+    def _answer(self, hogql: str, values: dict, filters: dict | None = None) -> dict:
+        base = {
+            "is_cached": False,
+            "timezone": self.timezone,
+            "offset": 0,
+            "hogql": hogql,
+            "last_refresh": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        if hogql.strip() == "SELECT 1":
+            return {
+                **base,
+                "results": [[1]],
+                "columns": ["1"],
+                "types": [["1", "UInt8"]],
+                "hasMore": False,
+                "limit": 100,
+            }
+        week_match = WEEK_EXPR.search(hogql)
+        if not week_match:
+            raise ValueError("unsupported query: no toStartOfWeek(toTimeZone(...)) bucket")
+        limit_match = LIMIT_EXPR.search(hogql)
+        limit = int(limit_match.group(1)) if limit_match else 100
+        tz_name, mode = week_match.group(1), int(week_match.group(2))
+        where = self._where(hogql, values, filters)
+        events = EVENTS_EXPR.search(hogql)
+        if not events:
+            raise ValueError("unsupported query: no `event IN (...)` condition")
+        start, end = START_EXPR.search(hogql), END_EXPR.search(hogql)
+        if not (start and end):
+            raise ValueError("unsupported query: no timestamp bounds")
+        truth = weekly_truth(
+            self.events,
+            tz_name=tz_name,
+            mode=mode,
+            event=tuple(_strings(events.group(1))),
+            start=_moment(start.group(1)),
+            end=_moment(end.group(1)),
+            where=where,
+        )
+        rows = [[week.isoformat(), visitors, views] for week, (visitors, views) in truth.items()]
+        return {
+            **base,
+            "results": rows[:limit],
+            "columns": ["week", "visitors", "pageviews"],
+            "types": [["week", "Date"], ["visitors", "UInt64"], ["pageviews", "UInt64"]],
+            # Like PostHog: hasMore comes from its paginator, which only queries without a
+            # LIMIT get; with a LIMIT the answer is cut silently.
+            "hasMore": limit_match is None and len(rows) > limit,
+            "limit": limit,
+        }
+
+    def _send(
+        self,
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: dict | str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if self.trickle_seconds_per_byte:
+            content_type = "application/json" if isinstance(body, dict) else "text/plain"
+            return self._trickle(request, status, data, {"Content-Type": content_type, **(headers or {})})
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
+        request.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _trickle(
+        self, request: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]
+    ) -> None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:  # PostHog's own 512 has no standard phrase
+            phrase = ""
+        lines = [f"HTTP/1.1 {status} {phrase}"]
+        sizes = {"Content-Length": len(data)} if self.trickle_length else {"Connection": "close"}
+        lines += [f"{name}: {value}" for name, value in {**headers, **sizes}.items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        answer = head + data
+        sent = 0
+        request.close_connection = True
+        try:
+            if not self.trickle_headers:
+                request.wfile.write(head)
+                sent = len(head)
+            # One byte per step, so the loop ends with the answer (or when the client hangs up).
+            while sent < len(answer) and not self._stopping.wait(self.trickle_seconds_per_byte):
+                request.wfile.write(answer[sent : sent + 1])
+                sent += 1
+        except OSError:
+            pass  # the client hung up
+        finally:
+            with self._trickle_ended:
+                self.trickles.append(Trickle(sent=sent, total=len(answer)))
+                self._trickle_ended.notify_all()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--project-id", default="12345")
+    parser.add_argument("--api-key", default="phx_testkey")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--trickle-seconds-per-byte",
+        type=float,
+        default=0.0,
+        help="send every answer one byte at a time, this many seconds apart",
+    )
+    parser.add_argument(
+        "--events-file", help="serve these events (JSON, see dump_events) instead of generated ones"
+    )
+    parser.add_argument("--timezone", default="UTC", help="the project time zone the stub reports")
+    args = parser.parse_args()
+    if args.events_file:
+        with open(args.events_file) as file:
+            events = load_events(file.read())
+    else:
+        events = generate_events(weeks=args.weeks, seed=args.seed)
+    stub = PostHogStub(
+        events=events,
+        project_id=args.project_id,
+        api_key=args.api_key,
+        latency=args.latency,
+        timezone=args.timezone,
+    )
+    if args.trickle_seconds_per_byte:
+        stub.trickle(seconds_per_byte=args.trickle_seconds_per_byte)
+    stub.start(args.port)
+    print(f"PostHog stub on {stub.url} (project {args.project_id}, {len(events)} events)", flush=True)
+    # Stop cleanly on SIGTERM (how tests and benchmarks stop it) as on Ctrl-C.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    stub.stop()
+
+
+if __name__ == "__main__":
+    main()

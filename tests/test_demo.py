@@ -1,0 +1,187 @@
+"""`scripts/run --demo`: the whole product on sample data, as a new user starts it.
+
+The script runs as a real process (a shorter sample, its SQLite file in a temporary
+directory): the PostHog stand-in, the first sync over real HTTP, runserver, and the sender of
+webhook deliveries. A logged-in admin sees the stored weeks equal to the sample's ground
+truth and the current week growing; SIGINT to the script leaves none of its processes."""
+
+import datetime as dt
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.test import Client
+
+from metrics.demo.posthog_standin import load_events, week_start, weekly_truth
+from tests.stack import ROOT, free_port
+from tests.test_settings import read_setting
+
+WEEKS = 45
+BANNER = "Demo data: sample events from a local PostHog stand-in"
+
+
+def descendants(pid: int) -> set[int]:
+    """The ids of every process descended from `pid` (by parent id, whatever its session)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def login(base: str, *, password: str) -> requests.Session:
+    """An admin session over the demo's plain http (DEBUG, no proxy in front)."""
+    session = requests.Session()
+    page = session.get(f"{base}/admin/login/?next=/admin/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and token
+    answer = session.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "admin",
+            "password": password,
+            "next": "/admin/",
+        },
+        headers={"Origin": base, "Referer": f"{base}/admin/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, answer.text[:2000]
+    return session
+
+
+def stored_weeks(database: Path) -> dict[dt.date, tuple[int, int]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT week_start, visitors, pageviews FROM metrics_weeklymetric"
+        ).fetchall()
+    return {dt.date.fromisoformat(week): (visitors, views) for week, visitors, views in rows}
+
+
+def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"VISITORSYNC_DEMO_DIR": str(tmp_path), "VISITORSYNC_DEMO_WEEKS": str(WEEKS)})
+    log_path = tmp_path / "demo.log"
+    before = set(os.listdir(ROOT))
+    with log_path.open("w") as log:
+        script = subprocess.Popen(
+            [str(ROOT / "scripts" / "run"), "--demo", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    demo_pids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 150
+        while "Ctrl-C stops the demo" not in log_path.read_text():
+            assert script.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.25)
+        output = log_path.read_text()
+        password = re.search(r"Log in as:\s+admin\s+/\s+(\S+)", output).group(1)
+        assert f"curl {base}/api/sync" in output and "Bearer demo-cron-secret" in output
+        demo_pids = descendants(script.pid)
+        assert len(demo_pids) >= 3  # the stand-in, runserver, the sender
+
+        session = login(base, password=password)
+        listing = session.get(f"{base}/admin/metrics/weeklymetric/", timeout=30)
+        assert listing.status_code == 200 and BANNER in listing.text
+        sync_page = session.get(f"{base}/admin/metrics/weeklymetric/sync/", timeout=30)
+        assert sync_page.status_code == 200 and BANNER in sync_page.text
+        assert "Sync #1" in output
+        cron = session.post(
+            f"{base}/api/cron/sync-visitors", headers={"Authorization": "Bearer demo-cron-secret"}, timeout=60
+        )
+        assert cron.status_code == 200, cron.text
+
+        # Every past week equals the sample's ground truth (the current one also gets the
+        # sender's deliveries).
+        events = load_events((tmp_path / "demo-events.json").read_text())
+        truth = weekly_truth(events, tz_name="UTC", mode=3)
+        current = week_start(dt.datetime.now(dt.UTC), tz_name="UTC", mode=3)
+        stored = stored_weeks(tmp_path / "demo.sqlite3")
+        past = {week: numbers for week, numbers in stored.items() if week != current}
+        assert len(past) >= 40
+        assert past == {week: numbers for week, numbers in truth.items() if week != current}
+
+        # The current week's pageviews grow while the sender posts (bounded wait).
+        first = stored_weeks(tmp_path / "demo.sqlite3")[current][1]
+        deadline = time.monotonic() + 30
+        while stored_weeks(tmp_path / "demo.sqlite3")[current][1] < first + 10:
+            assert time.monotonic() < deadline, "the current week did not grow"
+            time.sleep(1)
+        demo_pids |= descendants(script.pid)
+    finally:
+        os.kill(script.pid, signal.SIGINT)
+        try:
+            code = script.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(script.pid, signal.SIGKILL)
+            raise
+        for pid in demo_pids:  # last resort, so a failing test leaves nothing behind either
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert code == 0, log_path.read_text()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in demo_pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in demo_pids if running(pid)] == []
+    assert "Demo stopped." in log_path.read_text()
+    assert set(os.listdir(ROOT)) - before == set()
+
+
+def test_demo_mode_is_refused_without_debug():
+    result = read_setting("VISITORSYNC_DEMO", DEBUG="false", SECRET_KEY="x" * 50, VISITORSYNC_DEMO="true")
+    assert result.returncode != 0
+    assert "VISITORSYNC_DEMO is on but DEBUG is off" in result.stderr
+
+
+def test_demo_mode_with_debug_is_on():
+    result = read_setting("VISITORSYNC_DEMO", DEBUG="true", VISITORSYNC_DEMO="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("demo", [True, False])
+def test_banner_on_every_admin_page_only_in_demo_mode(admin_user, settings, demo):
+    settings.VISITORSYNC_DEMO = demo
+    client = Client()
+    assert (BANNER in client.get("/admin/login/").content.decode()) is demo
+    client.force_login(admin_user)
+    for path in ["/admin/", "/admin/metrics/weeklymetric/", "/admin/metrics/weeklymetric/sync/"]:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert (BANNER in page.content.decode()) is demo, path
