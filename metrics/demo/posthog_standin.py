@@ -44,6 +44,7 @@ DEFAULT_TEST_ACCOUNT_FILTERS = [
 ]
 LIMIT_EXPR = re.compile(r"\bLIMIT (\d+)\s*$")
 PATH_EXPR = re.compile(r"^/api/(?:projects|environments)/(\d+)/query/?$")
+CAPTURE_PATH = "/demo/capture"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +207,13 @@ class PostHogStub:
         timezone: str = "UTC",
         test_account_filters: list[dict] | None = None,
         max_weeks_per_query: int | None = None,
+        accept_captures: bool = False,
     ) -> None:
         self.events = list(events or [])
+        # The demo's sender records each event it delivers here first (POST CAPTURE_PATH, one
+        # event in dump_events' shape), as PostHog stores an event before its destinations
+        # deliver it; so a sync agrees with what the webhook counted.
+        self.accept_captures = accept_captures
         # The project's "internal and test users" filters, in PostHog's shape.
         self.test_account_filters = (
             DEFAULT_TEST_ACCOUNT_FILTERS if test_account_filters is None else test_account_filters
@@ -305,6 +311,8 @@ class PostHogStub:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length)
+        if self.accept_captures and request.path == CAPTURE_PATH:
+            return self._capture(request, raw)  # not a query: neither recorded nor scripted
         with self._lock:
             self.requests.append({"path": request.path, "headers": dict(request.headers), "body": raw})
             scripted = self.scripted.pop(0) if self.scripted else None
@@ -344,6 +352,16 @@ class PostHogStub:
                 {"type": "validation_error", "code": "invalid_input", "detail": str(err)},
             )
         self._send(request, HTTPStatus.OK, answer)
+
+    def _capture(self, request: BaseHTTPRequestHandler, raw: bytes) -> None:
+        try:
+            (event,) = load_events(b"[" + raw + b"]")
+        except (ValueError, KeyError, TypeError) as err:
+            return self._send(request, HTTPStatus.BAD_REQUEST, {"detail": f"not an event: {err}"})
+        with self._lock:
+            if all(e.uuid != event.uuid for e in self.events[-1000:]):
+                self.events = [*self.events, event]  # a new list: a running answer keeps its own
+        self._send(request, HTTPStatus.OK, {"status": 1})
 
     def _too_heavy(self, hogql: str) -> dict | None:
         if self.max_weeks_per_query is None or not START_EXPR.search(hogql):
@@ -509,6 +527,9 @@ def main() -> None:
         "--events-file", help="serve these events (JSON, see dump_events) instead of generated ones"
     )
     parser.add_argument("--timezone", default="UTC", help="the project time zone the stub reports")
+    parser.add_argument(
+        "--accept-captures", action="store_true", help=f"store events POSTed to {CAPTURE_PATH} (the demo)"
+    )
     args = parser.parse_args()
     if args.events_file:
         with open(args.events_file) as file:
@@ -521,6 +542,7 @@ def main() -> None:
         api_key=args.api_key,
         latency=args.latency,
         timezone=args.timezone,
+        accept_captures=args.accept_captures,
     )
     if args.trickle_seconds_per_byte:
         stub.trickle(seconds_per_byte=args.trickle_seconds_per_byte)
