@@ -20,41 +20,34 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import random
 import re
 import signal
 import threading
 import time
-import zoneinfo
-from collections import defaultdict
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WEEK_EXPR = re.compile(r"toStartOfWeek\(toTimeZone\(timestamp, '([^']+)'\), (\d)\)")
-STRING = r"'((?:[^'\\]|\\.)*)'"
-EVENTS_EXPR = re.compile(r"\bevent IN \(([^)]*)\)")
-START_EXPR = re.compile(r"timestamp >= toDateTime\(" + STRING + r"\)")
-END_EXPR = re.compile(r"timestamp < toDateTime\(" + STRING + r"\)")
-HOSTS_EXPR = re.compile(r"lower\(properties\.\$host\) IN \(([^)]*)\)")
-SUBDOMAIN_EXPR = re.compile(r"lower\(properties\.\$host\) LIKE '%\.([^']*)'")
-PLACEHOLDER_EXPR = re.compile(r"\{(\w+)\}")
-# What PostHog gives a new project (posthog/models/team/team.py): leave out localhost.
-DEFAULT_TEST_ACCOUNT_FILTERS = [
-    {"key": "$host", "operator": "not_regex", "value": r"^(localhost|127\.0\.0\.1)($|:)", "type": "event"}
+from metrics.demo import hogql
+from metrics.demo.events import Event, dump_events, generate_events, load_events, week_start, weekly_truth
+from metrics.demo.hogql import DEFAULT_TEST_ACCOUNT_FILTERS
+
+__all__ = [
+    "DEFAULT_TEST_ACCOUNT_FILTERS",
+    "Event",
+    "PostHogStub",
+    "ScriptedResponse",
+    "Trickle",
+    "dump_events",
+    "generate_events",
+    "load_events",
+    "main",
+    "week_start",
+    "weekly_truth",
 ]
+
 LIMIT_EXPR = re.compile(r"\bLIMIT (\d+)\s*$")
 PATH_EXPR = re.compile(r"^/api/(?:projects|environments)/(\d+)/query/?$")
 CAPTURE_PATH = "/demo/capture"
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    uuid: str
-    event: str
-    person_id: str
-    timestamp: dt.datetime  # aware
-    host: str | None = None  # properties.$host (mobile events have none)
-    email: str | None = None  # the person's email property
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,128 +63,6 @@ class ScriptedResponse:
     status: int
     body: dict | str
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-def _strings(text: str) -> list[str]:
-    """The HogQL string literals in `text`, unescaped."""
-    return [re.sub(r"\\(.)", r"\1", item) for item in re.findall(STRING, text)]
-
-
-def _moment(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _test_account_filter(item: dict):
-    """One of PostHog's test-account filters as a predicate; a missing value passes it, as in
-    PostHog (`not_regex` and `not_icontains` are true for null)."""
-    key, operator, value = item["key"], item["operator"], item["value"]
-
-    def field(e: Event) -> str | None:
-        if item.get("type") == "person" and key == "email":
-            return e.email
-        if key == "$host":
-            return e.host
-        raise ValueError(f"the stub does not know the property {key!r}")
-
-    if operator == "not_regex":
-        return lambda e: field(e) is None or re.search(value, field(e)) is None
-    if operator == "not_icontains":
-        return lambda e: field(e) is None or value.lower() not in field(e).lower()
-    raise ValueError(f"the stub does not know the operator {operator!r}")
-
-
-def week_start(moment: dt.datetime, *, tz_name: str, mode: int) -> dt.date:
-    """ClickHouse toStartOfWeek(toTimeZone(ts, tz), mode) for modes 0 (Sunday) and 3 (Monday)."""
-    day = moment.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
-    first_weekday = {3: 0, 0: 6}[mode]
-    return day - dt.timedelta(days=(day.weekday() - first_weekday) % 7)
-
-
-def weekly_truth(
-    events: list[Event],
-    *,
-    tz_name: str,
-    mode: int,
-    event: str | tuple[str, ...] = "$pageview",
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    where=None,
-) -> dict[dt.date, tuple[int, int]]:
-    """{week_start: (unique persons, event count)} over the events named in [start, end) for
-    which `where(event)` (if given) is true."""
-    names = (event,) if isinstance(event, str) else tuple(event)
-    persons: dict[dt.date, set[str]] = defaultdict(set)
-    views: dict[dt.date, int] = defaultdict(int)
-    for item in events:
-        if item.event not in names or (where is not None and not where(item)):
-            continue
-        if (start and item.timestamp < start) or (end and item.timestamp >= end):
-            continue
-        week = week_start(item.timestamp, tz_name=tz_name, mode=mode)
-        persons[week].add(item.person_id)
-        views[week] += 1
-    return {week: (len(persons[week]), views[week]) for week in sorted(views)}
-
-
-def generate_events(
-    *,
-    weeks: int,
-    seed: int = 1,
-    end: dt.datetime | None = None,
-    per_week: int = 40,
-    persons: int = 60,
-    gap_weeks: tuple[int, ...] = (),
-) -> list[Event]:
-    """Deterministic fixture events spread over the last `weeks` weeks before `end`.
-
-    Weeks whose index (0 = oldest) is in `gap_weeks` get no events, and some events are of
-    another kind, so both "absent week" and the event filter are exercised.
-    """
-    rng = random.Random(seed)
-    end = end or dt.datetime.now(dt.UTC)
-    start = end - dt.timedelta(weeks=weeks)
-    events = []
-    for index in range(weeks):
-        if index in gap_weeks:
-            continue
-        week_begin = start + dt.timedelta(weeks=index)
-        for n in range(rng.randint(per_week // 2, per_week)):
-            moment = week_begin + dt.timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
-            if moment >= end:
-                continue
-            name = "$pageview" if n % 7 else "$autocapture"
-            events.append(Event(f"{seed}-{index}-{n}", name, f"person-{rng.randint(1, persons)}", moment))
-    return events
-
-
-def dump_events(events: list[Event]) -> str:
-    """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp}."""
-    return json.dumps(
-        [
-            {
-                "uuid": e.uuid,
-                "event": e.event,
-                "person_id": e.person_id,
-                "timestamp": e.timestamp.isoformat(),
-                "host": e.host,
-                "email": e.email,
-            }
-            for e in events
-        ]
-    )
-
-
-def load_events(text: str) -> list[Event]:
-    """The inverse of `dump_events`; timestamps must carry an offset."""
-    events = []
-    for item in json.loads(text):
-        moment = dt.datetime.fromisoformat(item["timestamp"])
-        if moment.tzinfo is None:
-            raise ValueError(f"event {item['uuid']}: timestamp {item['timestamp']!r} has no offset")
-        events.append(
-            Event(item["uuid"], item["event"], item["person_id"], moment, item.get("host"), item.get("email"))
-        )
-    return events
 
 
 class PostHogStub:
@@ -341,10 +212,17 @@ class PostHogStub:
         try:
             payload = json.loads(raw)
             query = payload["query"]
-            too_heavy = self._too_heavy(query["query"])
-            if too_heavy:
-                return self._send(request, 512, too_heavy)
-            answer = self._answer(query["query"], query.get("values") or {}, query.get("filters"))
+            refused = hogql.too_heavy(query["query"], max_weeks=self.max_weeks_per_query)
+            if refused:
+                return self._send(request, 512, refused)
+            answer = hogql.answer(
+                query["query"],
+                query.get("values") or {},
+                query.get("filters"),
+                events=self.events,
+                timezone=self.timezone,
+                test_account_filters=self.test_account_filters,
+            )
         except (ValueError, KeyError, TypeError) as err:
             return self._send(
                 request,
@@ -362,103 +240,6 @@ class PostHogStub:
             if all(e.uuid != event.uuid for e in self.events[-1000:]):
                 self.events = [*self.events, event]  # a new list: a running answer keeps its own
         self._send(request, HTTPStatus.OK, {"status": 1})
-
-    def _too_heavy(self, hogql: str) -> dict | None:
-        if self.max_weeks_per_query is None or not START_EXPR.search(hogql):
-            return None
-        start, end = _moment(START_EXPR.search(hogql).group(1)), _moment(END_EXPR.search(hogql).group(1))
-        if (end - start) <= dt.timedelta(weeks=self.max_weeks_per_query, hours=1):
-            return None
-        seconds = round((end - start) / dt.timedelta(weeks=1) * 1.3)
-        return {
-            "type": "server_error",
-            "code": "error",
-            "detail": f"Estimated query execution time ({seconds} seconds) is too long. Try reducing "
-            "its scope by changing the time range.",
-            "attr": None,
-        }
-
-    def _where(self, hogql: str, values: dict, filters: dict | None):
-        """The event predicate the query's WHERE asks for, beyond events and bounds; raises
-        ValueError (a 400) where PostHog refuses the query."""
-        placeholders = set(PLACEHOLDER_EXPR.findall(hogql))
-        if values and "filters" in placeholders:
-            # PostHog substitutes `values` first and then finds {filters} unresolved.
-            raise ValueError("Placeholder {filters} is not available in this context.")
-        unknown = placeholders - set(values) - {"filters"}
-        if unknown:
-            raise ValueError(f"Unresolved placeholder: {{{sorted(unknown)[0]}}}")
-        if filters is not None and set(filters) - {"filterTestAccounts", "dateRange", "properties"}:
-            raise ValueError(f"Unknown filters: {sorted(filters)}")
-        predicates = []
-        if HOSTS_EXPR.search(hogql) or SUBDOMAIN_EXPR.search(hogql):
-            exact = (
-                {h.lower() for h in _strings(HOSTS_EXPR.search(hogql).group(1))}
-                if HOSTS_EXPR.search(hogql)
-                else set()
-            )
-            subdomains = [s.lower() for s in SUBDOMAIN_EXPR.findall(hogql)]
-            predicates.append(
-                lambda e: (
-                    not e.host
-                    or e.host.lower() in exact
-                    or any(e.host.lower().endswith("." + s) for s in subdomains)
-                )
-            )
-        if "filters" in placeholders and filters and filters.get("filterTestAccounts"):
-            predicates += [_test_account_filter(item) for item in self.test_account_filters]
-        return lambda e: all(predicate(e) for predicate in predicates)
-
-    def _answer(self, hogql: str, values: dict, filters: dict | None = None) -> dict:
-        base = {
-            "is_cached": False,
-            "timezone": self.timezone,
-            "offset": 0,
-            "hogql": hogql,
-            "last_refresh": dt.datetime.now(dt.UTC).isoformat(),
-        }
-        if hogql.strip() == "SELECT 1":
-            return {
-                **base,
-                "results": [[1]],
-                "columns": ["1"],
-                "types": [["1", "UInt8"]],
-                "hasMore": False,
-                "limit": 100,
-            }
-        week_match = WEEK_EXPR.search(hogql)
-        if not week_match:
-            raise ValueError("unsupported query: no toStartOfWeek(toTimeZone(...)) bucket")
-        limit_match = LIMIT_EXPR.search(hogql)
-        limit = int(limit_match.group(1)) if limit_match else 100
-        tz_name, mode = week_match.group(1), int(week_match.group(2))
-        where = self._where(hogql, values, filters)
-        events = EVENTS_EXPR.search(hogql)
-        if not events:
-            raise ValueError("unsupported query: no `event IN (...)` condition")
-        start, end = START_EXPR.search(hogql), END_EXPR.search(hogql)
-        if not (start and end):
-            raise ValueError("unsupported query: no timestamp bounds")
-        truth = weekly_truth(
-            self.events,
-            tz_name=tz_name,
-            mode=mode,
-            event=tuple(_strings(events.group(1))),
-            start=_moment(start.group(1)),
-            end=_moment(end.group(1)),
-            where=where,
-        )
-        rows = [[week.isoformat(), visitors, views] for week, (visitors, views) in truth.items()]
-        return {
-            **base,
-            "results": rows[:limit],
-            "columns": ["week", "visitors", "pageviews"],
-            "types": [["week", "Date"], ["visitors", "UInt64"], ["pageviews", "UInt64"]],
-            # Like PostHog: hasMore comes from its paginator, which only queries without a
-            # LIMIT get; with a LIMIT the answer is cut silently.
-            "hasMore": limit_match is None and len(rows) > limit,
-            "limit": limit,
-        }
 
     def _send(
         self,
