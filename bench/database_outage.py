@@ -1,7 +1,7 @@
 """How fast a sync gives its lock back after the database drops, and after its process is killed.
 
 Runs `manage.py sync_visitors` as its own process against a fresh PostgreSQL database behind a
-TCP proxy (tests/tcp_proxy.py) and the loopback PostHog stub, and prints:
+TCP proxy (tests/support/tcp_proxy.py) and the loopback PostHog stub, and prints:
 
 1. seconds from cutting the database for one second, while a sync waits on PostHog, to the
    failure being recorded and the lock free (median of --runs);
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.outage import outage_stack, wait_for_query
+from tests.support.outage import outage_stack, wait_for_query
 
 
 def cut_to_recorded(stack, log_dir: Path, runs: int) -> list[float]:

@@ -1,7 +1,7 @@
 """How long the webhook takes to answer 503 when PostgreSQL stops answering (prints figures).
 
 Starts `scripts/serve` (gunicorn, one worker and one thread, so every request uses the same
-database connection in turn) on a fresh PostgreSQL database reached through tests/tcp_proxy.py.
+database connection in turn) on a fresh PostgreSQL database reached through tests/support/tcp_proxy.py.
 Each round: a delivery (200, the connection is open), `blackhole()` (the proxy keeps every
 connection open but forwards nothing, and accepts new ones that never complete), then two
 deliveries timed from the blackhole: the first waits on the open connection, the second has
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from tests.stack import (  # noqa: E402
+from tests.support.stack import (  # noqa: E402
     PRODUCTION_ENV,
     free_port,
     fresh_postgres_database,
@@ -38,7 +38,7 @@ from tests.stack import (  # noqa: E402
     start_serve,
     stop_group,
 )
-from tests.tcp_proxy import TcpProxy  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 PATH = "/api/webhooks/posthog"
 HEADERS = {

@@ -35,9 +35,9 @@ def one_sync(stub, *, since: dt.date) -> tuple[float, int, int | None]:
 def check_exact(events, since: dt.date) -> None:
     from django.conf import settings
 
-    from metrics import weeks
+    from metrics.core import weeks
     from metrics.models import WeeklyMetric
-    from tests.posthog_stub import weekly_truth
+    from tests.support.posthog_stub import weekly_truth
 
     known = weekly_truth(events, tz_name=settings.VISITORSYNC_TIMEZONE, mode=weeks.hogql_week_mode())
     stored = {m.week_start: (m.visitors, m.pageviews) for m in WeeklyMetric.objects.all()}
@@ -55,8 +55,8 @@ def main() -> None:
         setup_django(str(Path(tmp) / "bench.sqlite3"))
         from django.conf import settings
 
-        from metrics import weeks
-        from tests.posthog_stub import PostHogStub, generate_events
+        from metrics.core import weeks
+        from tests.support.posthog_stub import PostHogStub, generate_events
 
         events = generate_events(weeks=261, seed=3, per_week=60, persons=200)
         since = weeks.current_week_start() - dt.timedelta(weeks=259)

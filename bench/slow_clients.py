@@ -7,7 +7,7 @@ deploy/nginx/visitorsync.conf in front of it (TLS with a self-signed certificate
 setup as tests/test_proxy.py). For each target, gunicorn's own port and nginx's https port,
 it sends `--deliveries` authenticated webhook deliveries spread evenly over `--window`
 seconds, first with no other traffic, then while `--slow-clients` connections each send one
-byte of an unfinished request every `--interval` seconds (tests/slow_clients.py; `--bodies`
+byte of an unfinished request every `--interval` seconds (tests/support/slow_clients.py; `--bodies`
 of them drip the body of a delivery after whole headers). The slow clients leave at the end
 of the window. A delivery's answer time runs from its send to its answer.
 
@@ -35,9 +35,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.nginx import start_proxy, tls_context  # noqa: E402
-from tests.slow_clients import SlowClients  # noqa: E402
-from tests.stack import (  # noqa: E402
+from tests.support.nginx import start_proxy, tls_context  # noqa: E402
+from tests.support.slow_clients import SlowClients  # noqa: E402
+from tests.support.stack import (  # noqa: E402
     free_port,
     fresh_postgres_database,
     serve_env,

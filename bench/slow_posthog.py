@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.support.settings"
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
         os.environ["VISITORSYNC_LOG_LEVEL"] = "WARNING"
         import django
@@ -51,7 +51,7 @@ def main() -> None:
         from metrics import tracker
         from metrics.models import SyncRun
         from metrics.posthog import PostHogConfig
-        from tests.posthog_stub import PostHogStub, generate_events
+        from tests.support.posthog_stub import PostHogStub, generate_events
 
         for name, value in DEFAULTS.items():
             setattr(settings, name, value / args.scale)

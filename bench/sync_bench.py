@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_django(db_path: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.support.settings"
     os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
     os.environ["VISITORSYNC_LOG_LEVEL"] = "WARNING"
     import django
@@ -59,7 +59,7 @@ def run_visitorsync(weeks_count: int) -> tuple[float, int]:
 
 def run_baseline(weeks_count: int, pause: float) -> tuple[float, int]:
     """One query per week, each followed by a pause: the design being replaced."""
-    from metrics import weeks
+    from metrics.core import weeks
     from metrics.models import WeeklyMetric
     from metrics.posthog import PostHogClient
 
@@ -91,7 +91,7 @@ def main() -> None:
         setup_django(str(Path(tmp) / "bench.sqlite3"))
         from django.conf import settings
 
-        from tests.posthog_stub import PostHogStub, generate_events
+        from tests.support.posthog_stub import PostHogStub, generate_events
 
         events = generate_events(weeks=max(args.weeks) + 1, seed=3, per_week=60, persons=200)
         with PostHogStub(events=events, latency=args.latency) as stub:

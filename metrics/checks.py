@@ -6,8 +6,8 @@ Warnings that only matter in production are tagged `deploy`, so `check --deploy`
 from django.conf import settings
 from django.core import checks
 
-from metrics import auth, counting, schedule
-from metrics.auth import SECRET_SETTINGS, AuthMode, WebhookConfig
+from metrics.core import counting, schedule, secrets
+from metrics.core.secrets import SECRET_SETTINGS, AuthMode, WebhookConfig
 from metrics.posthog import PostHogConfig
 
 
@@ -34,7 +34,7 @@ def counting_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
 @checks.register(checks.Tags.security, deploy=True)
 def cron_secret(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Without CRON_SECRET the cron endpoint answers 503 (or, with DEBUG, runs for anyone)."""
-    if auth.cron_secrets():
+    if secrets.cron_secrets():
         return []
     return [
         checks.Warning(

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from metrics import weeks
+from metrics.core import weeks
 
 
 class WeeklyMetric(models.Model):

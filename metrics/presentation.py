@@ -14,15 +14,16 @@ from typing import Any
 from django.http import JsonResponse
 from django.utils import timezone
 
-from metrics import tracker, webhook
+from metrics import tracker
 from metrics.models import SyncRun
+from metrics.posthog import destination
 
 # The first row with a matching type decides, so more specific types come first: a sync that
 # failed because PostHog is not configured is our problem (503), not PostHog's (502).
 _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
     (
         HTTPStatus.BAD_REQUEST,
-        (tracker.InvalidSyncRequest, tracker.InvalidPageview, webhook.WebhookBadPayload),
+        (tracker.InvalidSyncRequest, tracker.InvalidPageview, destination.WebhookBadPayload),
     ),
     # LockLost: the run was presumed dead and another took the lock, so it stepped back.
     (HTTPStatus.CONFLICT, (tracker.SyncInProgress, tracker.LockLost)),
@@ -33,13 +34,13 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
             tracker.NotConfigured,
             tracker.DatabaseUnavailable,
             tracker.RecordingUnavailable,
-            webhook.WebhookNotConfigured,
+            destination.WebhookNotConfigured,
         ),
     ),
     (HTTPStatus.BAD_GATEWAY, (tracker.SyncFailed, tracker.ConnectionTestFailed)),
-    (HTTPStatus.UNAUTHORIZED, (webhook.WebhookUnauthorized,)),
-    (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (webhook.WebhookTooLarge,)),
-    (HTTPStatus.LENGTH_REQUIRED, (webhook.WebhookLengthRequired,)),
+    (HTTPStatus.UNAUTHORIZED, (destination.WebhookUnauthorized,)),
+    (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (destination.WebhookTooLarge,)),
+    (HTTPStatus.LENGTH_REQUIRED, (destination.WebhookLengthRequired,)),
 )
 
 

@@ -1,11 +1,10 @@
-import datetime as dt
-
 import pytest
 
-from tests.helpers import CRON_SECRET, WEBHOOK_SECRET
-from tests.posthog_stub import PostHogStub, generate_events
+from tests.support.helpers import CRON_SECRET, WEBHOOK_SECRET
+from tests.support.posthog_stub import PostHogStub, generate_events
 
-QUERY_URL = "https://us.posthog.com/api/projects/12345/query/"
+# The browser tests' `browser_page` fixture.
+pytest_plugins = ["tests.support.browser"]
 
 
 @pytest.fixture
@@ -19,7 +18,7 @@ def no_sleep(monkeypatch):
 
 @pytest.fixture
 def endpoint_secrets(settings):
-    """Production-like secrets on the HTTP endpoints (tests.helpers names them), DEBUG off."""
+    """Production-like secrets on the HTTP endpoints (tests.support.helpers names them), DEBUG off."""
     settings.CRON_SECRET = CRON_SECRET
     settings.POSTHOG_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.DEBUG = False
@@ -40,16 +39,10 @@ def posthog_stub(settings, stub_events):
         yield stub
 
 
-def monday(year: int, month: int, day: int) -> dt.date:
-    date = dt.date(year, month, day)
-    assert date.weekday() == 0, f"{date} is not a Monday"
-    return date
-
-
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to."""
-    from tests.mailserver import SMTPServer
+    from tests.support.mailserver import SMTPServer
 
     with SMTPServer() as server:
         settings.EMAIL_CONFIGURED = True
@@ -65,7 +58,7 @@ def smtp_server(settings):
 @pytest.fixture
 def alert_hook(settings):
     """A loopback incoming-webhook receiver, configured as VISITORSYNC_ALERT_WEBHOOK_URL."""
-    from tests.hookserver import HookServer
+    from tests.support.hookserver import HookServer
 
     with HookServer() as server:
         settings.VISITORSYNC_ALERT_WEBHOOK_URL = server.url

@@ -7,27 +7,20 @@ import re
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import background, weeks
-from metrics.chart import build_chart
+from metrics.admin.chart import build_chart
+from metrics.core import weeks
+from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import expected, stored_numbers, truth
+from tests.support.admin import SYNC_URL, messages_of, staff
+from tests.support.helpers import expected, stored_numbers, truth
 
-SYNC_URL = "/admin/metrics/weeklymetric/sync/"
 LIST_URL = "/admin/metrics/weeklymetric/"
 JSON = {"HTTP_ACCEPT": "application/json"}
-
-
-def staff(username: str, *codenames: str) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="metrics", codename__in=codenames)
-    )
-    return user
 
 
 @pytest.fixture
@@ -38,10 +31,6 @@ def viewer(db) -> User:
 @pytest.fixture
 def syncer(db) -> User:
     return staff("syncer", "view_weeklymetric", "view_syncrun", "sync_weeklymetric")
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 # --- Permissions -----------------------------------------------------------------------------

@@ -2,70 +2,17 @@
 live server and the loopback PostHog stub. Screenshots go to test-artifacts/; with
 VISITORSYNC_DOCS_SCREENSHOTS=1 the weekly list is also saved as the README's screenshot."""
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
-from django.db import connections
 
-from metrics import background, stats, weeks
+from metrics.core import weeks
+from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
+from metrics.numbers import stats
+from tests.support.browser import ARTIFACTS, DOCS_IMAGES, DOCS_SCREENSHOTS, browser_marks, log_in_as_superuser
 
-CHROMIUM = os.environ.get("VISITORSYNC_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# Only on request: a normal run must not touch docs/, so a developer's tree stays clean.
-DOCS_SCREENSHOTS = os.environ.get("VISITORSYNC_DOCS_SCREENSHOTS") == "1"
-DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (scripts/test installs it)"
-    ),
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
-            # Inside Playwright's event loop the ORM uses a connection of its own (Django's
-            # connections are per context); close it, or the test database stays busy.
-            connections.close_all()
-
-
-def log_in_as_superuser(page, url: str) -> None:
-    """Open `url` as a new superuser would: the admin's login form first, then the page."""
-    User.objects.create_superuser("boss", password="a-long-test-password")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.goto(url)
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+pytestmark = browser_marks
 
 
 @pytest.mark.django_db(transaction=True)

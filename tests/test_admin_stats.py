@@ -8,9 +8,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from metrics import stats, weeks
+from metrics.core import weeks
 from metrics.models import WeeklyMetric
-from tests.test_stats_api import TOKEN, read_csv, seed_weeks
+from metrics.numbers import stats
+from tests.support.stats_api import TOKEN, read_csv, seed_weeks
 
 LIST_URL = "/admin/metrics/weeklymetric/"
 EXPORT_URL = "/admin/metrics/weeklymetric/export.csv"

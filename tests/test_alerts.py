@@ -6,10 +6,11 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from metrics import reports, tracker, weeks
+from metrics import reports, tracker
+from metrics.core import weeks
 from metrics.models import Alert, SyncRun, WebhookDelivery, WeeklyMetric
 from metrics.reports import alerts
-from tests.mailserver import free_port
+from tests.support.mailserver import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,7 @@
 import pytest
 from django.test import RequestFactory
 
-from metrics.auth import bearer_token, parse_secrets, secret_matches
+from metrics.core.secrets import bearer_token, parse_secrets, secret_matches
 
 
 def test_parse_secrets_splits_and_strips():

@@ -2,9 +2,10 @@
 
 import pytest
 
-from metrics import background, tracker
+from metrics import tracker
+from metrics.jobs import background
+from metrics.jobs.thread_backend import ThreadBackend
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.task_backends import ThreadBackend
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from tests.test_settings import ROOT, clean_environment, read_setting
+from tests.support.environment import ROOT, clean_environment, read_setting
 
 
 def test_missing_posthog_settings_are_reported(settings, capsys):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from metrics import weeks
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import expected, stored_numbers
+from tests.support.helpers import expected, stored_numbers
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_real_process_exits_nonzero_on_failure_and_zero_on_success(posthog_stub,
     db_name = connection.settings_dict["NAME"]
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.settings",
         "POSTHOG_HOST": posthog_stub.url,
         "POSTHOG_API_KEY": "phx_wrong",
     }

@@ -1,4 +1,4 @@
-"""What counts (metrics/counting.py): several events, a host filter, the test-account flag.
+"""What counts (metrics/core/counting.py): several events, a host filter, the test-account flag.
 
 The webhook path is tested here through its HTTP door; the sync path, against the PostHog
 stand-in, in tests/test_counting_sync.py. Both read the same settings the same way.
@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from metrics import counting, weeks
+from metrics.core import counting, weeks
 from metrics.models import WeeklyMetric
-from tests.webhook_payloads import pageview, post
+from tests.support.webhook_payloads import pageview, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 

@@ -1,7 +1,7 @@
 """Both paths count what the user's PostHog screens count: several events, a host filter,
 PostHog's own "internal and test users" filter, and ranges too heavy for one query.
 
-Against the PostHog stand-in (tests/posthog_stub.py), which reads the query's text the way
+Against the PostHog stand-in (tests/support/posthog_stub.py), which reads the query's text the way
 PostHog does and refuses what PostHog refuses.
 """
 
@@ -14,11 +14,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from metrics import tracker, weeks
+from metrics import tracker
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import stored_numbers
-from tests.posthog_stub import Event, PostHogStub, weekly_truth
-from tests.webhook_payloads import pageview, post
+from tests.support.helpers import stored_numbers
+from tests.support.posthog_stub import Event, PostHogStub, weekly_truth
+from tests.support.webhook_payloads import pageview, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 

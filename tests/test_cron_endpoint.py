@@ -10,10 +10,10 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from metrics import weeks
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import CRON_SECRET, RUN_KEYS, expected, stored_numbers
-from tests.posthog_stub import Event
+from tests.support.helpers import CRON_SECRET, RUN_KEYS, expected, stored_numbers
+from tests.support.posthog_stub import Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 

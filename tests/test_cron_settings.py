@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from tests.test_settings import read_setting
+from tests.support.environment import read_setting
 
 
 def test_missing_cron_secret_warns_on_deploy_check_only(settings, capsys):

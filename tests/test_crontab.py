@@ -16,10 +16,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from metrics import cron, weeks
+from metrics.core import weeks
+from metrics.jobs import crontab as crontab_jobs
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import expected, stored_numbers
-from tests.test_settings import read_setting
+from tests.support.environment import read_setting
+from tests.support.helpers import expected, stored_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^(?P<schedule>(?:\S+\s+){5})(?P<command>.*?)\s+# (?P<comment>.*)$")
@@ -96,19 +97,19 @@ def test_add_show_remove(crontab, settings):
     match = LINE.match(lines[1])
     assert match["schedule"].split() == settings.VISITORSYNC_CRON_SCHEDULE.split()
     assert match["comment"] == "visitorsync scheduled sync"
-    assert "metrics.cron.sync_visitors_job" in crontab_command("show")
+    assert "metrics.jobs.crontab.sync_visitors_job" in crontab_command("show")
     crontab_command("remove")
     assert crontab.read_text().splitlines() == ["15 3 * * * /usr/bin/backup  # someone else's job"]
 
 
 def test_log_setting_appends_output_to_a_file(crontab, settings):
     result = read_setting(
-        "CRONTAB_COMMAND_SUFFIX", SECRET_KEY="x" * 50, VISITORSYNC_CRON_LOG="/var/log/vs cron.log"
+        "CRONTAB_COMMAND_SUFFIX", SECRET_KEY="x" * 50, VISITORSYNC_CRON_LOG="/var/log/vs crontab.log"
     )
     assert result.returncode == 0, result.stderr
     settings.CRONTAB_COMMAND_SUFFIX = result.stdout.strip()
     crontab_command("add")
-    assert installed_line(crontab)["command"].endswith(">> '/var/log/vs cron.log' 2>&1")
+    assert installed_line(crontab)["command"].endswith(">> '/var/log/vs crontab.log' 2>&1")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -169,7 +170,7 @@ def metrics_log(caplog):
 @pytest.mark.django_db
 def test_job_records_failures_and_does_not_raise(posthog_stub, metrics_log):
     posthog_stub.fail_next(404)
-    cron.sync_visitors_job()
+    crontab_jobs.sync_visitors_job()
     run = SyncRun.objects.get()
     assert (run.trigger, run.status) == (SyncRun.Trigger.CRONTAB, SyncRun.Status.FAILED)
     errors = [r for r in metrics_log.records if r.levelno == logging.ERROR]
@@ -180,7 +181,7 @@ def test_job_records_failures_and_does_not_raise(posthog_stub, metrics_log):
 def test_job_refused_wipeout_is_recorded(posthog_stub, settings, metrics_log):
     settings.VISITORSYNC_EVENT = "$nothing"
     WeeklyMetric.objects.create(week_start=weeks.current_week_start(), visitors=7, pageviews=9)
-    cron.sync_visitors_job()
+    crontab_jobs.sync_visitors_job()
     assert SyncRun.objects.get().status == SyncRun.Status.FAILED
     assert any("Refusing to set 1 week(s)" in r.getMessage() for r in metrics_log.records)
     assert WeeklyMetric.objects.get().visitors == 7
@@ -188,6 +189,8 @@ def test_job_refused_wipeout_is_recorded(posthog_stub, settings, metrics_log):
 
 def test_cronjobs_follow_the_schedule_setting():
     result = read_setting("CRONJOBS", SECRET_KEY="x" * 50, VISITORSYNC_CRON_SCHEDULE="*/30 * * * *")
-    assert result.stdout.strip() == "[('*/30 * * * *', 'metrics.cron.sync_visitors_job')]"
-    assert settings.CRONJOBS == [(settings.VISITORSYNC_CRON_SCHEDULE, "metrics.cron.sync_visitors_job")]
+    assert result.stdout.strip() == "[('*/30 * * * *', 'metrics.jobs.crontab.sync_visitors_job')]"
+    assert settings.CRONJOBS == [
+        (settings.VISITORSYNC_CRON_SCHEDULE, "metrics.jobs.crontab.sync_visitors_job")
+    ]
     assert settings.CRONTAB_LOCK_JOBS is True

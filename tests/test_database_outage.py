@@ -13,9 +13,9 @@ import sys
 import threading
 import time
 
-from tests.outage import outage_stack, wait_for_query
-from tests.posthog_stub import PostHogStub, generate_events
-from tests.stack import ROOT, manage, postgres_url_or_skip, production_env, start_serve
+from tests.support.outage import outage_stack, wait_for_query
+from tests.support.posthog_stub import PostHogStub, generate_events
+from tests.support.stack import ROOT, manage, postgres_url_or_skip, production_env, start_serve
 
 # A heartbeat every second (a sixth of the limit), so one falls inside a short outage.
 FAST_HEARTBEAT = {"VISITORSYNC_SYNC_ABANDON_AFTER": "6", "VISITORSYNC_BACKFILL_WEEKS": "4"}
@@ -54,7 +54,7 @@ def test_a_database_cut_while_waiting_on_posthog_is_recorded_and_frees_the_lock(
 def test_the_cron_endpoint_answers_its_json_error_when_the_database_drops(tmp_path):
     import requests
 
-    from tests.stack import free_port, stop_group
+    from tests.support.stack import free_port, stop_group
 
     with outage_stack(postgres_url_or_skip(), **FAST_HEARTBEAT) as stack:
         port = free_port()

@@ -5,6 +5,7 @@ directory): the PostHog stand-in, the first sync over real HTTP, runserver, and 
 webhook deliveries. A logged-in admin sees the stored weeks equal to the sample's ground
 truth and the current week growing; SIGINT to the script leaves none of its processes."""
 
+import copy
 import datetime as dt
 import os
 import re
@@ -18,9 +19,9 @@ import pytest
 import requests
 from django.test import Client
 
-from metrics.demo.posthog_standin import load_events, week_start, weekly_truth
-from tests.stack import ROOT, free_port
-from tests.test_settings import read_setting
+from demo.posthog_standin import load_events, week_start, weekly_truth
+from tests.support.environment import read_setting
+from tests.support.stack import ROOT, free_port
 
 WEEKS = 45
 BANNER = "Demo data: sample events from a local PostHog stand-in"
@@ -178,10 +179,23 @@ def test_demo_mode_with_debug_is_on():
     assert result.stdout.strip() == "True"
 
 
+def test_production_templates_load_no_demo_code():
+    result = read_setting("TEMPLATES", DEBUG="false", SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    assert "demo.context" not in result.stdout
+    demo = read_setting("TEMPLATES", DEBUG="true", VISITORSYNC_DEMO="true")
+    assert "demo.context.demo" in demo.stdout
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("demo", [True, False])
 def test_banner_on_every_admin_page_only_in_demo_mode(admin_user, settings, demo):
+    # As visitorsync/settings.py configures demo mode: the flag, and the banner's context processor.
     settings.VISITORSYNC_DEMO = demo
+    if demo:
+        templates = copy.deepcopy(settings.TEMPLATES)
+        templates[0]["OPTIONS"]["context_processors"].append("demo.context.demo")
+        settings.TEMPLATES = templates
     client = Client()
     assert (BANNER in client.get("/admin/login/").content.decode()) is demo
     client.force_login(admin_user)

@@ -8,8 +8,8 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from tests.helpers import CRON_SECRET, WEBHOOK_SECRET
-from tests.webhook_payloads import URL as WEBHOOK_URL
+from tests.support.helpers import CRON_SECRET, WEBHOOK_SECRET
+from tests.support.webhook_payloads import URL as WEBHOOK_URL
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 

@@ -9,8 +9,8 @@ import responses
 
 from metrics import tracker
 from metrics.models import SyncRun
-from tests.conftest import QUERY_URL
-from tests.test_settings import read_setting
+from tests.support.environment import read_setting
+from tests.support.helpers import QUERY_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_an_unknown_log_level_is_refused_with_the_choices():
 
 
 def test_loggable_escapes_control_characters_and_keeps_the_rest():
-    from metrics.logsafe import loggable
+    from metrics.core.logsafe import loggable
 
     escaped = "a\\nb\\r\\tc\\x1b[31m\\x00\\x7f\\x85\\u2028\\\\"
     assert loggable("a\nb\r\tc\x1b[31m\x00\x7f\x85\u2028\\") == escaped

@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern
 
 from metrics import urls
-from tests.test_stats_api import seed_weeks
+from tests.support.stats_api import seed_weeks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"

@@ -12,8 +12,7 @@ from responses import matchers
 
 from metrics import posthog
 from metrics.posthog import PostHogClient, PostHogConfig
-from tests.conftest import QUERY_URL, monday
-from tests.helpers import query_bounds
+from tests.support.helpers import QUERY_URL, monday, query_bounds
 
 FIRST = monday(2025, 1, 6)
 
@@ -225,7 +224,7 @@ def test_client_errors_are_not_retried(status, error, message, no_sleep):
     assert no_sleep == []
 
 
-KEY = "phx_testkey"  # tests/settings.py
+KEY = "phx_testkey"  # tests/support/settings.py
 
 
 @pytest.mark.parametrize(

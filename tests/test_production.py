@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from metrics.posthog import PostHogConfig
-from tests.stack import (
+from tests.support.stack import (
     ROOT,
     fetch,
     free_port,

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.nginx import nginx_or_skip, start_proxy, tls_context
-from tests.slow_clients import MARKER, SlowClients
-from tests.stack import (
+from tests.support.nginx import nginx_or_skip, start_proxy, tls_context
+from tests.support.slow_clients import MARKER, SlowClients
+from tests.support.stack import (
     free_port,
     fresh_postgres_database,
     postgres_url_or_skip,
@@ -31,7 +31,7 @@ from tests.stack import (
     start_serve,
     stop_group,
 )
-from tests.webhook_payloads import pageview
+from tests.support.webhook_payloads import pageview
 
 SECRET = "proxy-test-webhook-secret-" + "w" * 20
 SLOW_CLIENTS = 64  # 8 would do (one per thread); more, so each worker surely gets its share

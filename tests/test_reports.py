@@ -9,11 +9,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from metrics import reports, tracker, weeks
+from metrics import reports, tracker
+from metrics.core import weeks
 from metrics.models import ReportDelivery, SyncRun, WeeklyMetric
 from metrics.reports.weekly import format_change
-from tests.helpers import CRON_SECRET
-from tests.posthog_stub import generate_events
+from tests.support.helpers import CRON_SECRET
+from tests.support.posthog_stub import generate_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,13 +188,13 @@ def test_cron_report_failure_keeps_the_sync_answer_200(client, posthog_stub, set
 
 
 def test_crontab_job_sends_the_report_and_logs_a_failure(smtp_server, report_settings, caplog):
-    from metrics import cron
+    from metrics.jobs import crontab
 
-    cron.weekly_report_job()  # nothing stored: logged, not raised
+    crontab.weekly_report_job()  # nothing stored: logged, not raised
     assert "weekly report not sent: No numbers are stored" in caplog.text
     _store(reports.last_complete_week(), 10)
-    cron.weekly_report_job()
-    cron.weekly_report_job()
+    crontab.weekly_report_job()
+    crontab.weekly_report_job()
     assert len(smtp_server.messages) == 2
 
 

@@ -5,9 +5,10 @@ from http import HTTPStatus
 import pytest
 from django.test import Client
 
-from metrics import reports, weeks
+from metrics import reports
+from metrics.core import weeks
 from metrics.models import Alert, ReportDelivery, WeeklyMetric
-from tests.test_admin import SYNC_URL, messages_of, staff
+from tests.support.admin import SYNC_URL, messages_of, staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,15 +10,8 @@ import pytest
 from metrics import reports, tracker
 from metrics.models import SyncRun
 from metrics.reports import alerts
-from tests.posthog_stub import generate_events
-from tests.test_admin_browser import (  # noqa: F401
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    browser_page,
-    log_in_as_superuser,
-)
-from tests.test_admin_browser import pytestmark as browser_marks
+from tests.support.browser import ARTIFACTS, browser_marks, log_in_as_superuser
+from tests.support.posthog_stub import generate_events
 
 pytestmark = browser_marks
 
@@ -29,7 +22,7 @@ def stub_events():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_report_html_part_renders_in_chromium(posthog_stub, settings, browser_page):  # noqa: F811
+def test_report_html_part_renders_in_chromium(posthog_stub, settings, browser_page):
     settings.VISITORSYNC_BACKFILL_WEEKS = 60
     settings.VISITORSYNC_BASE_URL = "https://metrics.example.test"
     tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
@@ -54,7 +47,7 @@ def test_admin_reports_panel_in_chromium(
     settings,
     smtp_server,
     alert_hook,
-    browser_page,  # noqa: F811
+    browser_page,
 ):
     from playwright.sync_api import expect
 

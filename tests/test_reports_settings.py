@@ -1,6 +1,6 @@
 """The reports-and-alerts settings, read by a fresh process as at start-up."""
 
-from tests.test_settings import read_setting
+from tests.support.environment import read_setting
 
 
 def test_email_url_defaults_to_the_console_with_debug_and_to_no_mail_without():
@@ -30,7 +30,7 @@ def test_the_report_job_is_installed_only_with_recipients():
     alone = read_setting("CRONJOBS", SECRET_KEY="x" * 50)
     assert "weekly_report_job" not in alone.stdout
     both = read_setting("CRONJOBS", SECRET_KEY="x" * 50, VISITORSYNC_REPORT_RECIPIENTS="a@example.test")
-    assert "('30 6 * * 1', 'metrics.cron.weekly_report_job')" in both.stdout, both.stderr
+    assert "('30 6 * * 1', 'metrics.jobs.crontab.weekly_report_job')" in both.stdout, both.stderr
 
 
 def test_an_alert_drop_that_is_not_a_share_stops_the_app():

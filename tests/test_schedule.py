@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from metrics import schedule
+from metrics.core import schedule
 
 
 @pytest.mark.parametrize(

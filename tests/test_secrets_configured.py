@@ -1,4 +1,4 @@
-"""One definition of "this secret is configured and usable" (metrics.auth), everywhere it is shown.
+"""One definition of "this secret is configured and usable" (metrics.core.secrets), everywhere it is shown.
 
 /api/sync, the admin's integration panel, the webhook's health document and the system
 checks must give the same answer for the same settings.

@@ -1,35 +1,10 @@
 """Settings are parsed in a fresh interpreter, the way a deployment reads them."""
 
 import ast
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def clean_environment(**env: str) -> dict[str, str]:
-    """This process's environment without visitorsync's settings, plus `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VISITORSYNC_", "POSTHOG_"))}
-    clean.pop("DATABASE_URL", None)
-    clean.update({"VISITORSYNC_ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "visitorsync.settings"})
-    clean.update(env)
-    return clean
-
-
-def read_setting(name: str, **env: str) -> subprocess.CompletedProcess:
-    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=clean_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support.environment import read_setting
 
 
 def test_event_defaults_to_pageview_despite_dollar_sign():

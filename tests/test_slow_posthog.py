@@ -1,7 +1,7 @@
 """A PostHog that trickles its answer, over real HTTP: each attempt ends at POSTHOG_QUERY_TIMEOUT.
 
 requests' read timeout bounds each socket read, so an answer that arrives one byte every
-0.2 s never trips it. The stub (tests/posthog_stub.py) trickles its answers for real on
+0.2 s never trips it. The stub (tests/support/posthog_stub.py) trickles its answers for real on
 loopback; these tests check the client hangs up instead of reading on, and that a sync,
 the cron endpoint and the management command (a separate process) report it and change
 nothing. No test measures time: each proves the cut by the bytes the stub got to send.
@@ -14,11 +14,12 @@ from http import HTTPStatus
 
 import pytest
 
-from metrics import tracker, weeks
+from metrics import tracker
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogUnavailable, client
-from tests.helpers import CRON_SECRET, stored_numbers
-from tests.stack import ROOT
+from tests.support.helpers import CRON_SECRET, stored_numbers
+from tests.support.stack import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,7 @@ def test_the_sync_command_process_fails_instead_of_waiting_for_a_trickle(trickli
 
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.settings",
         "POSTHOG_HOST": trickling.url,
         "POSTHOG_QUERY_TIMEOUT": "1",
         "POSTHOG_READ_TIMEOUT": "10",

@@ -1,8 +1,6 @@
 """GET /api/stats/weekly: the stored weeks for spreadsheets and BI tools, JSON or CSV."""
 
-import csv
 import datetime as dt
-import io
 import logging
 from http import HTTPStatus
 
@@ -10,13 +8,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import stats, weeks
+from metrics.core import weeks
 from metrics.models import WeeklyMetric
-from tests.helpers import CRON_SECRET
+from metrics.numbers import stats
+from tests.support.helpers import CRON_SECRET
+from tests.support.stats_api import TOKEN, URL, get, read_csv, seed_weeks
 
-TOKEN = "stats-token-0123456789abcdef0123"
 OLD_TOKEN = "stats-token-rotated-out-987654321"
-URL = "/api/stats/weekly"
 
 
 @pytest.fixture
@@ -25,40 +23,6 @@ def tokens(settings):
     settings.CRON_SECRET = CRON_SECRET
     settings.DEBUG = False
     return settings
-
-
-def seed_weeks(count: int, *, synced: bool = True) -> list[WeeklyMetric]:
-    """`count` weeks through the current one, with distinct numbers, each synced after it ended
-    (the current week: synced now, so not confirmed)."""
-    current = weeks.current_week_start()
-    now = timezone.now()
-    rows = []
-    for age in range(count):
-        week = current - weeks.ONE_WEEK * age
-        _, end = weeks.week_bounds(week)
-        synced_at = (end + dt.timedelta(hours=3) if week != current else now) if synced else None
-        rows.append(
-            WeeklyMetric(
-                week_start=week,
-                visitors=1000 + 7 * age + (age % 5) * 13,
-                pageviews=4000 + 31 * age,
-                posthog_visitors=1000 + 7 * age + (age % 5) * 13,
-                posthog_pageviews=4000 + 31 * age,
-                synced_at=synced_at,
-            )
-        )
-    return WeeklyMetric.objects.bulk_create(rows)
-
-
-def get(client, query: str = "", token: str | None = TOKEN, **headers):
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return client.get(f"{URL}{'?' if query else ''}{query}", headers=headers)
-
-
-def read_csv(response) -> list[dict[str, str]]:
-    assert response["Content-Type"].startswith("text/csv; charset=utf-8")
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline="")))
 
 
 def test_the_url_is_named():

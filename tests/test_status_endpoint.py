@@ -6,9 +6,10 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from metrics import tracker, weeks
+from metrics import tracker
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from tests.helpers import CRON_SECRET, PUBLIC_RUN_KEYS, WEBHOOK_SECRET
+from tests.support.helpers import CRON_SECRET, PUBLIC_RUN_KEYS, WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from metrics import cron
+from metrics.jobs import crontab
 from metrics.models import SyncRun, WeeklyMetric
 
 SECRET = "lock-test-secret-0123456789"
@@ -71,7 +71,7 @@ def test_every_trigger_shares_the_lock(client, settings, posthog_stub):
     assert response.status_code == HTTPStatus.CONFLICT
     with pytest.raises(CommandError, match=f"Sync #{holder.pk} \\(Admin page, by ana\\)"):
         call_command("sync_visitors")
-    cron.sync_visitors_job()  # logs, does not raise
+    crontab.sync_visitors_job()  # logs, does not raise
 
     assert SyncRun.objects.count() == 1
     assert posthog_stub.query_count == 0

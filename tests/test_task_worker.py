@@ -10,9 +10,9 @@ import signal
 import sys
 import time
 
-from tests.helpers import expected
-from tests.posthog_stub import PostHogStub, generate_events
-from tests.stack import (
+from tests.support.helpers import expected
+from tests.support.posthog_stub import PostHogStub, generate_events
+from tests.support.stack import (
     ROOT,
     admin_session,
     free_port,

@@ -8,11 +8,11 @@ import responses
 from django.db.models import F
 from django.utils import timezone
 
-from metrics import tracker, weeks
+from metrics import tracker
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient
-from tests.conftest import QUERY_URL, monday
-from tests.helpers import expected, query_bounds, stored_numbers, truth
+from tests.support.helpers import QUERY_URL, expected, monday, query_bounds, stored_numbers, truth
 
 pytestmark = pytest.mark.django_db
 

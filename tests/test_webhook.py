@@ -14,9 +14,11 @@ from django.core.management import call_command
 from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from metrics import tracker, views, weeks
+from metrics import tracker
+from metrics.core import weeks
+from metrics.http import posthog_webhook
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
-from tests.webhook_payloads import SECRET, URL, encode, pageview, post
+from tests.support.webhook_payloads import SECRET, URL, encode, pageview, post
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +233,7 @@ def test_body_over_the_limit_is_413_and_writes_nothing(client, settings):
 
 
 def test_body_longer_than_its_declared_length_is_cut_at_the_limit(rf, settings):
-    from metrics.webhook import WebhookTooLarge, read_body
+    from metrics.posthog.destination import WebhookTooLarge, read_body
 
     settings.VISITORSYNC_WEBHOOK_MAX_BODY = 1024
     request = rf.post(URL, data=b"x" * 5000, content_type="application/json")
@@ -245,7 +247,7 @@ def test_body_longer_than_its_declared_length_is_cut_at_the_limit(rf, settings):
 def test_refused_body_is_drained_up_to_a_cap_so_keep_alive_survives(rf, size, drained):
     """gunicorn drops a keep-alive connection whose body was left unread; a moderately
     oversized body is read to the end, a huge one is not worth reading."""
-    from metrics.webhook import WebhookTooLarge, read_body
+    from metrics.posthog.destination import WebhookTooLarge, read_body
 
     request = rf.post(URL, data=b"x" * size, content_type="application/json")
     with pytest.raises(WebhookTooLarge):
@@ -266,7 +268,7 @@ def chunked_request(rf, body: bytes, *, terminated: bool):
 
 
 def test_chunked_delivery_from_a_server_that_ends_the_input_is_counted(rf):
-    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=True))
+    response = posthog_webhook.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=True))
     assert response.status_code == HTTPStatus.OK, response.content
     assert json.loads(response.content)["status"] == "counted"
     assert numbers(weeks.current_week_start()) == (1, 1)
@@ -276,7 +278,7 @@ def test_chunked_body_over_the_limit_is_413(rf, settings):
     settings.VISITORSYNC_WEBHOOK_MAX_BODY = 2048
     body = pageview()
     body["event"]["properties"]["padding"] = "x" * 3000
-    response = views.posthog_webhook(chunked_request(rf, encode(body), terminated=True))
+    response = posthog_webhook.posthog_webhook(chunked_request(rf, encode(body), terminated=True))
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert rows() == (0, 0, 0)
 
@@ -284,7 +286,7 @@ def test_chunked_body_over_the_limit_is_413(rf, settings):
 def test_body_without_length_from_a_server_that_does_not_end_it_is_411(rf):
     """Without `wsgi.input_terminated` the app cannot tell where the body ends: say so, never
     a permanent 400 for a delivery that may be valid."""
-    response = views.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=False))
+    response = posthog_webhook.posthog_webhook(chunked_request(rf, encode(pageview()), terminated=False))
     assert response.status_code == HTTPStatus.LENGTH_REQUIRED
     assert "Content-Length" in json.loads(response.content)["error"]
     assert rows() == (0, 0, 0)
@@ -453,7 +455,7 @@ def test_postgresql_connections_carry_the_timeouts():
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_deadline_ends_a_query_that_waits_longer():
-    from metrics.tracker.deadline import database_deadline
+    from metrics.core.db_deadline import database_deadline
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

@@ -16,10 +16,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from metrics import tracker, weeks
+from metrics import tracker
+from metrics.core import weeks
 from metrics.models import SyncRun, WebhookDelivery, WeeklyMetric, WeekVisitor
-from tests.helpers import stored_numbers, truth
-from tests.webhook_payloads import SECRET, pageview, post
+from tests.support.helpers import stored_numbers, truth
+from tests.support.webhook_payloads import SECRET, pageview, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
-from tests.webhook_payloads import SECRET, URL, encode
+from tests.support.webhook_payloads import SECRET, URL, encode
 
 pytestmark = pytest.mark.django_db
 

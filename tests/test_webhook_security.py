@@ -8,10 +8,10 @@ from http import HTTPStatus
 import pytest
 from django.test import RequestFactory
 
-from metrics import webhook
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
-from tests.security_suite import SharedSecretSuite
-from tests.webhook_payloads import (
+from metrics.posthog import destination
+from tests.support.security_suite import SharedSecretSuite
+from tests.support.webhook_payloads import (
     URL,
     VECTOR_BODY,
     VECTOR_ID,
@@ -56,7 +56,8 @@ def post_signed(client, body: bytes, headers: dict[str, str]):
 def test_published_test_vector_verifies():
     key = base64.b64decode(VECTOR_SECRET.removeprefix("whsec_"))
     assert (
-        webhook.sign(VECTOR_BODY, key=key, msg_id=VECTOR_ID, timestamp=VECTOR_TIMESTAMP) == VECTOR_SIGNATURE
+        destination.sign(VECTOR_BODY, key=key, msg_id=VECTOR_ID, timestamp=VECTOR_TIMESTAMP)
+        == VECTOR_SIGNATURE
     )
     request = RequestFactory().post(
         URL,
@@ -69,9 +70,9 @@ def test_published_test_vector_verifies():
         },
     )
     at = dt.datetime.fromtimestamp(VECTOR_TIMESTAMP, tz=dt.UTC) + dt.timedelta(seconds=30)
-    webhook.verify_signature(request, VECTOR_BODY, keys=(key,), now=at)  # does not raise
-    with pytest.raises(webhook.WebhookUnauthorized, match="Invalid signature"):
-        webhook.verify_signature(request, VECTOR_BODY + b" ", keys=(key,), now=at)
+    destination.verify_signature(request, VECTOR_BODY, keys=(key,), now=at)  # does not raise
+    with pytest.raises(destination.WebhookUnauthorized, match="Invalid signature"):
+        destination.verify_signature(request, VECTOR_BODY + b" ", keys=(key,), now=at)
 
 
 def test_signed_delivery_is_counted(client, signing):

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.stack import (
+from tests.support.stack import (
     PRODUCTION_ENV,
     free_port,
     fresh_postgres_database,
@@ -27,8 +27,8 @@ from tests.stack import (
     start_serve,
     stop_group,
 )
-from tests.tcp_proxy import TcpProxy
-from tests.webhook_payloads import encode, pageview
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.webhook_payloads import encode, pageview
 
 PATH = "/api/webhooks/posthog"
 SECRET = PRODUCTION_ENV["POSTHOG_WEBHOOK_SECRET"]

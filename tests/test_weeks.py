@@ -3,7 +3,7 @@ import zoneinfo
 
 import pytest
 
-from metrics import weeks
+from metrics.core import weeks
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.posthog_stub import Event, dump_events, generate_events, weekly_truth
-from tests.stack import (
+from tests.support.posthog_stub import Event, dump_events, generate_events, weekly_truth
+from tests.support.stack import (
     admin_session,
     free_port,
     fresh_postgres_database,
@@ -40,7 +40,7 @@ from tests.stack import (
     start_serve,
     stop_group,
 )
-from tests.webhook_payloads import pageview
+from tests.support.webhook_payloads import pageview
 
 TIMEZONE = "Europe/Berlin"
 WEEK_MODE = 3  # Monday weeks (VISITORSYNC_WEEK_START's default), as the app asks PostHog
@@ -139,7 +139,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 [
                     sys.executable,
                     "-m",
-                    "tests.posthog_stub",
+                    "tests.support.posthog_stub",
                     "--port=0",
                     f"--events-file={events_file}",
                     f"--timezone={TIMEZONE}",
@@ -407,6 +407,6 @@ def test_whole_system_bad_requests_change_nothing(stack):
     assert len(re.findall(r"DEBUG metrics\.views: webhook key=\S+ status=counted ", log)) == len(
         [e for e in stack.day if e.event == "$pageview"]
     )
-    assert "DEBUG metrics.views: webhook refused (413)" in log
+    assert "DEBUG metrics.http.posthog_webhook: webhook refused (413)" in log
     visitors = {e.person_id for e in stack.day}
     assert not [line for line in log.splitlines() if any(v in line for v in visitors)]  # ...without visitors

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metrics import schedule, weeks
+from metrics.core import schedule, weeks
 from metrics.models import SyncRun, WeeklyMetric
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,11 +84,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "metrics.demo.context.demo",
             ],
         },
     },
 ]
+
+if VISITORSYNC_DEMO:
+    # The "Demo data" banner; production never loads the demo package.
+    TEMPLATES[0]["OPTIONS"]["context_processors"].append("demo.context.demo")
 
 WSGI_APPLICATION = "visitorsync.wsgi.application"
 
@@ -122,7 +125,7 @@ DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=30.
 # (TCP_USER_TIMEOUT): a database host or network that vanished mid-request.
 DATABASE_TCP_USER_TIMEOUT = env.float("DATABASE_TCP_USER_TIMEOUT", default=10.0)
 # Longest a webhook delivery waits on the database in all, enforced by the app itself
-# (metrics/tracker/deadline.py): PostHog gives up after 10 s.
+# (metrics/core/db_deadline.py): PostHog gives up after 10 s.
 VISITORSYNC_WEBHOOK_DB_TIMEOUT = env.float("VISITORSYNC_WEBHOOK_DB_TIMEOUT", default=5.0)
 if (
     DATABASE_CONNECT_TIMEOUT < 1
@@ -233,7 +236,7 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
     ) from err
 # django-environ reads a value starting with "$" as a reference to another variable
 # ("$pageview" would look up a variable named "pageview"), so read this one raw.
-# Comma-separated: "$pageview,$screen" counts web and mobile (metrics/counting.py).
+# Comma-separated: "$pageview,$screen" counts web and mobile (metrics/core/counting.py).
 VISITORSYNC_EVENT = os.environ.get("VISITORSYNC_EVENT", "").strip() or "$pageview"
 # Hosts whose events count ("example.com,*.example.com"); empty: every host. Events
 # without a $host (mobile) count either way.
@@ -274,7 +277,7 @@ VISITORSYNC_CRON_SCHEDULE = env.str("VISITORSYNC_CRON_SCHEDULE", default="0 */6 
 # queue in the database that `manage.py db_worker` processes, so the sync survives a deploy
 # or a worker restart, and several app servers share one queue. See docs/scaling.md.
 _TASK_BACKENDS = {
-    "thread": "metrics.task_backends.ThreadBackend",
+    "thread": "metrics.jobs.thread_backend.ThreadBackend",
     "database": "django_tasks_db.DatabaseBackend",
 }
 VISITORSYNC_TASK_BACKEND = env.str("VISITORSYNC_TASK_BACKEND", default="thread").strip().lower()
@@ -314,9 +317,9 @@ CRON_SECRET = os.environ.get("CRON_SECRET", "").strip()
 # Bearer token(s) of the read-only stats API (/api/stats/weekly), comma-separated to rotate.
 # Read raw like CRON_SECRET; none set means the stats API answers 503.
 VISITORSYNC_API_TOKENS = os.environ.get("VISITORSYNC_API_TOKENS", "").strip()
-# django-crontab: `manage.py crontab add` installs one line running metrics.cron on the
+# django-crontab: `manage.py crontab add` installs one line running metrics.jobs.crontab on the
 # schedule above. Its file lock keeps one run per host; the SyncRun lock covers every host.
-CRONJOBS = [(VISITORSYNC_CRON_SCHEDULE, "metrics.cron.sync_visitors_job")]
+CRONJOBS = [(VISITORSYNC_CRON_SCHEDULE, "metrics.jobs.crontab.sync_visitors_job")]
 CRONTAB_LOCK_JOBS = True
 CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
 CRONTAB_COMMENT = "visitorsync scheduled sync"
@@ -368,7 +371,7 @@ if (
         "above 0, and VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
     )
 if VISITORSYNC_REPORT_SCHEDULE and VISITORSYNC_REPORT_RECIPIENTS:
-    CRONJOBS.append((VISITORSYNC_REPORT_SCHEDULE, "metrics.cron.weekly_report_job"))
+    CRONJOBS.append((VISITORSYNC_REPORT_SCHEDULE, "metrics.jobs.crontab.weekly_report_job"))
 
 # --- Logging ----------------------------------------------------------------------------
 # One console handler (stdout/stderr is what systemd, Docker and platforms collect).

@@ -9,8 +9,8 @@
 
 from django.contrib import admin
 
-from metrics.admin import runs, weekly
+from metrics.admin import runs, weekly_list
 
 admin.site.index_template = "admin/metrics/index.html"
 
-__all__ = ["runs", "weekly"]
+__all__ = ["runs", "weekly_list"]

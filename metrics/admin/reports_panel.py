@@ -10,10 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 
-from metrics import reports
+from metrics import jobs, reports
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_summary
-from metrics.reports import notify
+from metrics.reports import alert_webhook
 
 ALERT_HISTORY = 10
 
@@ -35,7 +35,7 @@ class ReportsPanelMixin:
         if not self.has_sync_permission(request):
             raise PermissionDenied
         try:
-            result = reports.send_weekly_report(test=True)
+            result = jobs.send_weekly_report(test=True)
         except reports.ReportError as err:
             self.message_user(request, f"The test report was not sent. {err}", messages.ERROR)
         else:
@@ -107,7 +107,7 @@ def _settings() -> list[tuple[str, str]]:
             settings.VISITORSYNC_REPORT_SCHEDULE or "no crontab job (cron endpoint or command only)",
         ),
         ("VISITORSYNC_ALERT_RECIPIENTS", ", ".join(alert_to) or "nobody: no alert mail"),
-        ("VISITORSYNC_ALERT_WEBHOOK_URL", notify.webhook_display() or "not set: no alert webhook"),
+        ("VISITORSYNC_ALERT_WEBHOOK_URL", alert_webhook.webhook_display() or "not set: no alert webhook"),
         ("VISITORSYNC_ALERT_QUIET_HOURS", f"{settings.VISITORSYNC_ALERT_QUIET_HOURS:g} hours"),
         ("VISITORSYNC_ALERT_DROP", f"{settings.VISITORSYNC_ALERT_DROP * 100:g}% fewer visitors"),
         ("VISITORSYNC_BASE_URL", settings.VISITORSYNC_BASE_URL or "not set: links are paths only"),

@@ -18,9 +18,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from metrics import auth, background, counting, tracker
+from metrics import jobs, tracker
+from metrics.admin.forms import StartSyncForm
 from metrics.admin.reports_panel import ReportsPanelMixin
-from metrics.forms import StartSyncForm
+from metrics.core import counting, secrets
 from metrics.models import SyncRun
 from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
 
@@ -99,13 +100,13 @@ class SyncPageMixin(ReportsPanelMixin):
             self.message_user(request, error_text(err, details=details), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
         if wants_json:
-            background.execute_in_background(pending)
+            jobs.execute_in_background(pending)
             return JsonResponse(
                 _progress_json(pending.run, details=self.has_view_runs_permission(request)),
                 status=HTTPStatus.ACCEPTED,
             )
         try:
-            run = pending.execute()
+            run = jobs.execute(pending)
         except tracker.TrackerError as err:
             self.message_user(
                 request, f"Sync #{pending.run.pk} failed; nothing was changed. {err}", messages.ERROR
@@ -188,8 +189,8 @@ def _hours(delta: dt.timedelta) -> str:
 
 
 def _integrations(status: tracker.SyncStatus) -> list[dict]:
-    """The secrets' state, by the one definition of "configured and usable" (metrics.auth)."""
-    webhook = auth.WebhookConfig.from_settings()
+    """The secrets' state, by the one definition of "configured and usable" (metrics.core.secrets)."""
+    webhook = secrets.WebhookConfig.from_settings()
     return [
         {
             "name": "Webhook authentication",
@@ -218,7 +219,7 @@ def _integrations(status: tracker.SyncStatus) -> list[dict]:
 
 
 def _counting() -> list[tuple[str, str]]:
-    """What the sync counts, in words (the settings of metrics.counting)."""
+    """What the sync counts, in words (the settings of metrics.core.counting)."""
     hosts = counting.host_patterns()
     return [
         ("Events", ", ".join(counting.event_names()) + " (VISITORSYNC_EVENT)"),

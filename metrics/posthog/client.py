@@ -19,12 +19,12 @@ from typing import Any
 
 import requests
 
-from metrics import weeks
-from metrics.logsafe import loggable
+from metrics.core import weeks
+from metrics.core.logsafe import loggable
 from metrics.posthog import errors
 from metrics.posthog.answers import error_for, json_object, retryable
+from metrics.posthog.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.config import PostHogConfig
-from metrics.posthog.deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_query
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ import dataclasses
 
 from django.conf import settings
 
-from metrics import counting, weeks
-from metrics.counting import HostPattern
+from metrics.core import counting, weeks
+from metrics.core.counting import HostPattern
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,7 @@ class PostHogConfig:
 
     def problems(self) -> list[str]:
         """What stops syncing from working, in words a user can act on: the connection's
-        settings, then what counts (metrics.counting, reported by metrics.E004)."""
+        settings, then what counts (metrics.core.counting, reported by metrics.E004)."""
         return self.connection_problems() + counting.problems()
 
     def connection_problems(self) -> list[str]:

@@ -4,8 +4,8 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from metrics import weeks
-from metrics.counting import HostPattern
+from metrics.core import weeks
+from metrics.core.counting import HostPattern
 from metrics.posthog.errors import PostHogBadResponse
 
 # PostHog answers at most 100 rows without a LIMIT, and at most 50,000 with one.

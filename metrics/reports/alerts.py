@@ -17,10 +17,10 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import schedule, weeks
-from metrics.logsafe import loggable
+from metrics.core import schedule, weeks
+from metrics.core.logsafe import loggable
 from metrics.models import Alert, SyncRun, WebhookDelivery, WeeklyMetric
-from metrics.reports import mail, notify
+from metrics.reports import alert_webhook, mail
 from metrics.reports.weekly import admin_url, last_complete_week
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def channels() -> list[str]:
     found = []
     if settings.VISITORSYNC_ALERT_RECIPIENTS:
         found.append("mail")
-    if notify.webhook_configured():
+    if alert_webhook.webhook_configured():
         found.append("webhook")
     return found
 
@@ -210,9 +210,11 @@ def _send(alert: Alert, phase: str) -> dict[str, str]:
             if channel == "mail":
                 mail.send_alert_mail(subject=subject, text=text)
             else:
-                notify.post_text(f"{subject}\n{text}")
-        except (notify.WebhookNotSent, *mail.MAIL_ERRORS) as err:
-            detail = str(err) if isinstance(err, notify.WebhookNotSent) else f"{type(err).__name__}: {err}"
+                alert_webhook.post_text(f"{subject}\n{text}")
+        except (alert_webhook.WebhookNotSent, *mail.MAIL_ERRORS) as err:
+            detail = (
+                str(err) if isinstance(err, alert_webhook.WebhookNotSent) else f"{type(err).__name__}: {err}"
+            )
             error = f"{channel}: {detail}"[:500]
             errors.append(error)
             results[channel] = error

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from metrics.logsafe import loggable
+from metrics.core.logsafe import loggable
 from metrics.models import ReportDelivery
 from metrics.reports.errors import ReportNotConfigured, ReportNotSent
 from metrics.reports.weekly import WeeklyReport, build_report, format_change

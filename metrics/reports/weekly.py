@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 
-from metrics import weeks
+from metrics.core import weeks
 from metrics.models import WeeklyMetric
 from metrics.reports.errors import NoSuchWeek
 

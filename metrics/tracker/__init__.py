@@ -1,25 +1,8 @@
 """The tracker service: the one place that changes weekly numbers.
 
-Every door calls a function here (`from metrics import tracker`):
-
-- webhook (`metrics.views.posthog_webhook`): `record_pageview`;
-- cron endpoint (`metrics.views.cron_sync_visitors`): `sync_all_metrics`; the status
-  endpoint (`metrics.views.sync_status`): `get_sync_status`;
-- admin sync page (`metrics.admin.WeeklyMetricAdmin`): `start_sync_all_metrics`, then
-  `execute_claimed_sync` in a task (`metrics.tasks`, run by a thread or a worker),
-  `check_connection`, `get_sync_status`, `run_changes`, `next_sync_query`; its action "Sync selected weeks":
-  `sync_weeks`;
-- management command (`manage.py sync_visitors`): `sync_all_metrics`, `sync_weeks`,
-  `sync_metric_by_id`, `get_sync_status`;
-- crontab job (`metrics.cron.sync_visitors_job`): `sync_all_metrics`.
-
-Every sync takes a `SyncOptions`. Every error a door can meet derives from `TrackerError`
-(`errors.py`). Inside: `sync.py` (the sync), `ranges.py` (asking PostHog range by range),
-`apply.py` (compare, wipe-out guard, write), `lock.py` (the lock), `pageviews.py` (the
-webhook's counting, within `deadline.py`'s time limit on the database), `status.py`
-(read-only selectors), `connection.py` (the connection test), `changes.py` (what a run
-changed). After every sync, finished or failed,
-`sync.py` calls `metrics.reports.alerts.check_after_sync()` (which never raises).
+Every sync takes a `SyncOptions`; every error it raises derives from `TrackerError`. The
+tracker changes numbers and records runs; what runs after a sync (the alert check) is the
+job's business (`metrics.jobs`), so nothing here imports a neighbouring service.
 """
 
 from metrics.tracker.changes import WeekChange
@@ -55,7 +38,10 @@ from metrics.tracker.sync import (
     SyncOptions,
     execute_claimed_sync,
     next_sync_query,
+    resume_claimed_sync,
     start_sync_all_metrics,
+    start_sync_metric_by_id,
+    start_sync_weeks,
     sync_all_metrics,
     sync_metric_by_id,
     sync_weeks,
@@ -92,8 +78,11 @@ __all__ = [
     "next_sync_query",
     "oldest_tracked_week",
     "record_pageview",
+    "resume_claimed_sync",
     "run_changes",
     "start_sync_all_metrics",
+    "start_sync_metric_by_id",
+    "start_sync_weeks",
     "sync_all_metrics",
     "sync_metric_by_id",
     "sync_weeks",

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from metrics.logsafe import loggable
+from metrics.core.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.tracker.errors import SyncInProgress
 

@@ -16,10 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from metrics import counting, weeks
-from metrics.logsafe import loggable
+from metrics.core import counting, weeks
+from metrics.core.db_deadline import Deadline, database_deadline
+from metrics.core.logsafe import loggable
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
-from metrics.tracker.deadline import Deadline, database_deadline
 from metrics.tracker.errors import InvalidPageview, RecordingUnavailable
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def record_pageview(
     Raises RecordingUnavailable when the database keeps failing or does not answer within
     VISITORSYNC_WEBHOOK_DB_TIMEOUT, InvalidPageview when an event that counts has no
     `visitor_id`. An event that is not one of VISITORSYNC_EVENT, or comes from a host that
-    VISITORSYNC_HOSTS leaves out, is IGNORED (metrics.counting decides, as for the sync).
+    VISITORSYNC_HOSTS leaves out, is IGNORED (metrics.core.counting decides, as for the sync).
     """
     if not counting.counts_event(event):
         names = ", ".join(repr(name) for name in counting.event_names())

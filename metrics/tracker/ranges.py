@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.utils import timezone
 
-from metrics import weeks
+from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogQueryTooHeavy, WeekCount
 from metrics.tracker.apply import Snapshot

@@ -6,7 +6,7 @@ import datetime as dt
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from metrics import auth, schedule
+from metrics.core import schedule, secrets
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogConfig
 from metrics.tracker.changes import WeekChange
@@ -43,7 +43,7 @@ class SyncStatus:
 def get_sync_status() -> SyncStatus:
     """Configuration state and sync history, in a fixed number of queries."""
     config = PostHogConfig.from_settings()
-    webhook = auth.WebhookConfig.from_settings()
+    webhook = secrets.WebhookConfig.from_settings()
     real_runs = SyncRun.objects.filter(dry_run=False)
     counts = real_runs.aggregate(
         succeeded=Count("id", filter=Q(status=SyncRun.Status.SUCCEEDED)),
@@ -68,7 +68,7 @@ def get_sync_status() -> SyncStatus:
         oldest_week=stored["oldest"],
         stale=last_success is None or timezone.now() - last_success.finished_at > stale_after,
         stale_after=stale_after,
-        cron_secret_configured=bool(auth.cron_secrets()),
+        cron_secret_configured=bool(secrets.cron_secrets()),
         webhook_secret_configured=webhook.usable,
     )
 

@@ -16,15 +16,14 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
 
-from metrics import weeks
-from metrics.logsafe import loggable
+from metrics.core import weeks
+from metrics.core.logsafe import loggable
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import (
     PostHogClient,
     PostHogError,
     PostHogNotConfigured,
 )
-from metrics.reports import alerts
 from metrics.tracker import apply, lock, ranges
 from metrics.tracker.errors import (
     DatabaseUnavailable,
@@ -75,7 +74,7 @@ class PendingSync:
 
     def execute(self, *, progress: ProgressCallback | None = None) -> SyncRun:
         """Run the sync; returns the finished SyncRun or raises SyncFailed (recorded)."""
-        return _execute(self, progress=progress)
+        return _run(self, progress=progress)
 
     def cancel(self, *, reason: str) -> None:
         """Give the lock back without asking PostHog (the sync could not be handed on)."""
@@ -107,6 +106,11 @@ def sync_weeks(
     options: SyncOptions, *, week_starts: Iterable[dt.date], progress: ProgressCallback | None = None
 ) -> SyncRun:
     """Sync just these weeks (each must be a week start), creating any that are missing."""
+    return start_sync_weeks(options, week_starts=week_starts).execute(progress=progress)
+
+
+def start_sync_weeks(options: SyncOptions, *, week_starts: Iterable[dt.date]) -> PendingSync:
+    """Take the lock for a sync like `sync_weeks`; raises InvalidSyncRequest or SyncInProgress."""
     if options.since is not None:
         raise InvalidSyncRequest("since applies to a full sync, not to a list of weeks.")
     selected = sorted(set(week_starts))
@@ -115,26 +119,38 @@ def sync_weeks(
     for week in selected:
         if not weeks.is_week_start(week):
             raise InvalidSyncRequest(f"{week} is not a week start")
-    return _start(week_starts=selected, options=options).execute(progress=progress)
+    return _start(week_starts=selected, options=options)
 
 
 def sync_metric_by_id(
     options: SyncOptions, *, metric_id: int, progress: ProgressCallback | None = None
 ) -> SyncRun:
     """Re-sync one stored week; raises UnknownWeek for an id no stored week has."""
+    return start_sync_metric_by_id(options, metric_id=metric_id).execute(progress=progress)
+
+
+def start_sync_metric_by_id(options: SyncOptions, *, metric_id: int) -> PendingSync:
+    """Take the lock for a sync like `sync_metric_by_id`; raises UnknownWeek for an unknown id."""
     week = WeeklyMetric.objects.filter(pk=metric_id).values_list("week_start", flat=True).first()
     if week is None:
         raise UnknownWeek(f"No stored week has id {metric_id}.")
-    return sync_weeks(options, week_starts=[week], progress=progress)
+    return start_sync_weeks(options, week_starts=[week])
 
 
 def execute_claimed_sync(run_id: int) -> SyncRun | None:
     """Run the full sync whose lock `start_sync_all_metrics` took, maybe in another process.
 
-    A task worker calls this with the run's id. Returns the finished SyncRun, or None when
-    the run no longer holds the lock (it was presumed dead while it waited in the queue);
-    raises like `sync_all_metrics` otherwise.
+    Returns the finished SyncRun, or None when the run no longer holds the lock; raises like
+    `sync_all_metrics` otherwise.
     """
+    pending = resume_claimed_sync(run_id)
+    return pending.execute() if pending else None
+
+
+def resume_claimed_sync(run_id: int) -> PendingSync | None:
+    """The pending sync of a run that `start_sync_all_metrics` claimed (a task worker has its id),
+    or None when the run no longer holds the lock (it was presumed dead while it waited in the
+    queue)."""
     run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
     if run is None:
         logger.warning("sync run=%s no longer holds the lock; not running it", run_id)
@@ -143,7 +159,7 @@ def execute_claimed_sync(run_id: int) -> SyncRun | None:
         trigger=run.trigger, dry_run=run.dry_run, force=run.forced, started_by=run.started_by
     )
     week_starts = list(weeks.week_range(run.first_week, run.last_week))
-    return PendingSync(run=run, week_starts=week_starts, options=options, client=PostHogClient()).execute()
+    return PendingSync(run=run, week_starts=week_starts, options=options, client=PostHogClient())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,19 +222,6 @@ def _start(*, week_starts: list[dt.date], options: SyncOptions) -> PendingSync:
 
 
 # --- Running -----------------------------------------------------------------------------------
-def _execute(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
-    """Run the sync, then check the alerts (whatever the outcome, which is recorded by then)."""
-    try:
-        run = _run(pending, progress=progress)
-    except DatabaseUnavailable:
-        raise  # the alert state lives in that database: the next sync's check reports it
-    except Exception:
-        alerts.check_after_sync()
-        raise
-    alerts.check_after_sync()
-    return run
-
-
 def _run(pending: PendingSync, *, progress: ProgressCallback | None) -> SyncRun:
     run, week_starts, client = pending.run, pending.week_starts, pending.client
     started = time.monotonic()

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics import reports
+from metrics import jobs, reports
 from metrics.management.arguments import date_argument
 from metrics.presentation import report_summary
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         week = date_argument(options["week"]) if options["week"] else None
         try:
-            result = reports.send_weekly_report(
+            result = jobs.send_weekly_report(
                 week_start=week, dry_run=options["dry_run"], force=options["force"]
             )
         except reports.ReportError as err:

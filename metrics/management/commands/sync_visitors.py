@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from metrics import tracker, weeks
+from metrics import jobs, tracker
+from metrics.core import weeks
 from metrics.management.arguments import date_argument
 from metrics.models import SyncRun
 from metrics.presentation import change_lines, run_summary
@@ -40,11 +41,11 @@ class Command(BaseCommand):
         try:
             if options["week"]:
                 week = weeks.week_start_for_date(date_argument(options["week"]))
-                run = tracker.sync_weeks(sync, week_starts=[week], progress=self._progress)
+                run = jobs.sync_weeks(sync, week_starts=[week], progress=self._progress)
             elif options["id"] is not None:
-                run = tracker.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress)
+                run = jobs.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress)
             else:
-                run = tracker.sync_all_metrics(sync, progress=self._progress)
+                run = jobs.sync_all_metrics(sync, progress=self._progress)
         except (tracker.InvalidSyncRequest, tracker.SyncInProgress) as err:
             raise CommandError(str(err)) from None
         except tracker.SyncFailed as err:

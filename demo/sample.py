@@ -1,0 +1,74 @@
+"""About a year of realistic sample events for the demo, and the weekly ground truth.
+
+The shape: steady growth, a dip of a few weeks (a summer holiday), fewer visits at weekends,
+a pool of returning visitors next to new ones, and identified persons who reach the site from
+several devices (several distinct ids, one person id: PostHog counts them once).
+
+`python -m demo.sample --weeks 52 --out events.json` writes them for the stand-in's
+`--events-file`.
+"""
+
+import argparse
+import datetime as dt
+import random
+
+from demo.posthog_standin import Event, dump_events
+
+HOST = "demo.example.com"
+# Relative traffic per weekday, Monday first.
+DAY_WEIGHTS = (1.0, 1.05, 1.05, 1.0, 0.9, 0.55, 0.5)
+
+
+def visitors_in_week(index: int, weeks: int, rng: random.Random) -> int:
+    """Growth from ~40 to ~130 visitors a week, a dip two thirds of the way, some noise."""
+    growth = 40 + 90 * index / max(weeks - 1, 1)
+    dip_start = int(weeks * 0.6)
+    dip = 0.55 if dip_start <= index < dip_start + 3 else 1.0
+    return max(3, int(growth * dip * rng.uniform(0.9, 1.1)))
+
+
+def generate(*, weeks: int = 52, seed: int = 7, end: dt.datetime | None = None) -> list[Event]:
+    """Deterministic sample `$pageview` events (and a few other events) over the `weeks`
+    weeks before `end` (default: now), all from HOST."""
+    rng = random.Random(seed)
+    end = end or dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(weeks=weeks)
+    regulars: list[str] = []  # persons who came before and may come back
+    events: list[Event] = []
+    for index in range(weeks):
+        week_begin = start + dt.timedelta(weeks=index)
+        count = visitors_in_week(index, weeks, rng)
+        returning = min(len(regulars), int(count * 0.35))
+        persons = rng.sample(regulars, returning) if returning else []
+        new = [f"person-{index}-{n}" for n in range(count - returning)]
+        regulars.extend(new)
+        for person in persons + new:
+            # Returning visitors read more pages; identified ones sometimes on two devices.
+            views = rng.randint(2, 7) if person in persons else rng.randint(1, 4)
+            for n in range(views):
+                day = rng.choices(range(7), weights=DAY_WEIGHTS)[0]
+                offset = dt.timedelta(days=day, seconds=rng.randint(0, 86399))
+                moment = week_begin + offset
+                if moment >= end:
+                    continue
+                name = "$pageview" if n or rng.random() > 0.1 else "$autocapture"
+                email = f"{person}@example.org" if len(person) % 3 == 0 else None
+                events.append(Event(f"demo-{index}-{person}-{n}", name, person, moment, HOST, email))
+    events.sort(key=lambda e: e.timestamp)
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", required=True, help="file to write the events to (JSON)")
+    args = parser.parse_args()
+    events = generate(weeks=args.weeks, seed=args.seed)
+    with open(args.out, "w") as file:
+        file.write(dump_events(events))
+    print(f"{len(events)} sample events over {args.weeks} weeks in {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The WeeklyMetric list: headline figures, the chart, the weeks with their growth (from the
+week before and from the same week last year), "Sync selected weeks" and the CSV exports
+(the same columns and rows as the stats API's CSV: metrics/numbers/stats.py)."""
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from metrics import jobs, tracker
+from metrics.admin import chart
+from metrics.admin.sync_page import SyncPageMixin
+from metrics.core import weeks
+from metrics.models import SyncRun, WeeklyMetric
+from metrics.numbers import stats
+from metrics.presentation import error_text, run_summary, signed
+
+
+class SyncedFilter(admin.SimpleListFilter):
+    title = "synced with PostHog"
+    parameter_name = "synced"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Synced"), ("never", "Never synced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(synced_at__isnull=False)
+        if self.value() == "never":
+            return queryset.filter(synced_at__isnull=True)
+        return queryset
+
+
+@admin.register(WeeklyMetric)
+class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
+    list_display = [
+        "week",
+        "visitors_display",
+        "pageviews_display",
+        "growth",
+        "vs_last_year",
+        "last_synced",
+        "since_sync",
+    ]
+    list_filter = [SyncedFilter]
+
+    class Media:
+        css = {"all": ["metrics/admin.css"]}
+
+    date_hierarchy = "week_start"
+    ordering = ["-week_start"]
+    actions = ["sync_selected_weeks", "export_selected_as_csv"]
+    list_per_page = 52
+    fields = [
+        "week_start",
+        "visitors",
+        "pageviews",
+        "posthog_visitors",
+        "posthog_pageviews",
+        "synced_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    # Every week and number comes from PostHog (a sync) and the webhook: a hand-added week
+    # could be any date (year 1 made every later sync crash), and a hand edit would be
+    # silently replaced by the next sync. A sync with "since" adds older weeks.
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The stored week before each row, read by a correlated subquery rather than a
+        # window function: a window would only see the rows left by the list's filters and
+        # date hierarchy, so the first week shown would lose its growth. Still one query
+        # for the whole page.
+        before = WeeklyMetric.objects.filter(week_start__lt=OuterRef("week_start")).order_by("-week_start")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                previous_visitors=Subquery(before.values("visitors")[:1]),
+                previous_week_start=Subquery(before.values("week_start")[:1]),
+            )
+        )
+
+    @admin.display(description="Week", ordering="week_start")
+    def week(self, obj: WeeklyMetric) -> str:
+        start, end = obj.week_start, obj.week_end
+        last_day = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
+        return format_html(
+            '{}<div class="vs-quiet">{} to {}, {}</div>',
+            obj,
+            f"{start:%b} {start.day}",
+            last_day,
+            f"{end:%Y}",
+        )
+
+    @admin.display(description="Visitors", ordering="visitors")
+    def visitors_display(self, obj: WeeklyMetric) -> str:
+        return f"{obj.visitors:,}"
+
+    @admin.display(description="Pageviews", ordering="pageviews")
+    def pageviews_display(self, obj: WeeklyMetric) -> str:
+        return f"{obj.pageviews:,}"
+
+    @admin.display(description="vs. week before")
+    def growth(self, obj: WeeklyMetric) -> str:
+        previous_week = getattr(obj, "previous_week_start", None)
+        if isinstance(previous_week, str):  # some backends return the subquery's date as text
+            previous_week = dt.date.fromisoformat(previous_week)
+        exact = previous_week is not None and obj.week_start - previous_week == dt.timedelta(weeks=1)
+        change = obj.visitors_change(obj.previous_visitors if exact else None)
+        if change is None:
+            return ""
+        percent = round(change * 100, 1)
+        if obj.week_start == weeks.current_week_start():
+            # A week in progress against a whole week: shown, but not coloured as a trend.
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
+                "{}{}% so far</span>",
+                obj.previous_visitors,
+                "+" if percent > 0 else "",
+                percent,
+            )
+        if percent > 0:
+            return format_html(
+                '<span class="vs-up" title="from {}">▲ +{}%</span>', obj.previous_visitors, percent
+            )
+        if percent < 0:
+            return format_html(
+                '<span class="vs-down" title="from {}">▼ {}%</span>', obj.previous_visitors, percent
+            )
+        return format_html('<span class="vs-quiet" title="from {}">0%</span>', obj.previous_visitors)
+
+    @admin.display(description="vs. same week last year")
+    def vs_last_year(self, obj: WeeklyMetric) -> str:
+        row: stats.WeekStats | None = getattr(obj, "stats", None)
+        if row is None or row.change_from_last_year is None:
+            return ""
+        change = row.change_from_last_year
+        title = f"from {row.visitors_last_year} in the week of {row.week_start - stats.YEAR_BEFORE}"
+        if row.in_progress:
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against all of that week ({})">'
+                "{} so far</span>",
+                title,
+                stats.percent_text(change).lstrip("▲▼ "),
+            )
+        css = "vs-up" if change > 0 else "vs-down" if change < 0 else "vs-quiet"
+        return format_html('<span class="{}" title="{}">{}</span>', css, title, stats.percent_text(change))
+
+    @admin.display(description="Last synced", ordering="synced_at")
+    def last_synced(self, obj: WeeklyMetric) -> str:
+        if obj.synced_at is None:
+            return format_html('<span class="vs-quiet">{}</span>', "never")
+        return format_html(
+            '<span title="{}">{} ago</span>',
+            f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
+            timesince(obj.synced_at, depth=1),
+        )
+
+    @admin.display(description="Via webhook")
+    def since_sync(self, obj: WeeklyMetric) -> str:
+        if obj.webhook_visitors is None:
+            return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
+        return format_html(
+            '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
+            signed(obj.webhook_visitors),
+            signed(obj.webhook_pageviews or 0),
+        )
+
+    @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
+    def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> None:
+        options = tracker.SyncOptions(
+            trigger=SyncRun.Trigger.ADMIN_ACTION, started_by=request.user.get_username()
+        )
+        try:
+            run = jobs.sync_weeks(options, week_starts=queryset.values_list("week_start", flat=True))
+        except tracker.TrackerError as err:
+            text = error_text(err, details=self.has_view_runs_permission(request))
+            self.message_user(request, f"Nothing was changed. {text}", messages.ERROR)
+        else:
+            self.message_user(request, run_summary(run), messages.SUCCESS)
+
+    @admin.action(description="Export selected weeks as CSV", permissions=["view"])
+    def export_selected_as_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return csv_response(queryset)
+
+    def get_urls(self):
+        return [
+            path(
+                "export.csv",
+                self.admin_site.admin_view(self.export_view),
+                name="metrics_weeklymetric_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """Every week of the list as filtered (filters, search, date drill-down; all pages), as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = super().get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
+        return csv_response(changelist.queryset)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        """The list, with each shown week's stats (for "vs. same week last year"): one query
+        more for the whole page."""
+        changelist = super().get_changelist_instance(request)
+        by_week = {row.week_start: row for row in stats.weekly_stats(changelist.result_list).rows}
+        for obj in changelist.result_list:
+            obj.stats = by_week[obj.week_start]
+        return changelist
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {
+            # Not Django's "Select weekly metric to change": nothing here is edited by hand.
+            "title": "Weekly metrics",
+            **(extra_context or {}),
+            "weekly_chart": chart.weekly_chart(),
+            "headline": stats.headline(),
+            "sync_url": reverse("admin:metrics_weeklymetric_sync"),
+            "export_url": reverse("admin:metrics_weeklymetric_export"),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+def csv_response(queryset: QuerySet) -> HttpResponse:
+    """The weeks of `queryset` as the stats API's CSV, for download."""
+    rows = stats.weekly_stats(queryset.order_by()).rows
+    response = HttpResponse(stats.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
+    response["Content-Disposition"] = f'attachment; filename="{stats.csv_filename(rows)}"'
+    return response

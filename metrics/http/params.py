@@ -1,0 +1,103 @@
+"""What the HTTP doors share: JSON 405s, and reading query-string and form parameters strictly
+(unknown or repeated parameters refused, dates and yes/no values checked)."""
+
+import datetime as dt
+import functools
+import logging
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.http import HttpRequest, JsonResponse
+
+from metrics.core.logsafe import loggable
+from metrics.presentation import error_response
+
+logger = logging.getLogger(__name__)
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class BadParameter(ValueError):
+    """A request parameter that cannot be used; the message names it and what to send."""
+
+
+class UnreadableBody(BadParameter):
+    """A body in a format the endpoint does not read (it would be silently ignored)."""
+
+
+def allow_methods(*methods: str) -> Callable:
+    """Like Django's require_http_methods, but the 405 is the JSON error every endpoint answers."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                response = error_response(
+                    HTTPStatus.METHOD_NOT_ALLOWED, f"Method {request.method} not allowed: use {allowed}."
+                )
+                response["Allow"] = allowed
+                return response
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_methods = methods  # read by the test that compares routes with docs/openapi.json
+        return wrapper
+
+    return decorator
+
+
+def single_values(sources, accepted: tuple[str, ...]) -> dict[str, str]:
+    """Each parameter's one value from `sources` (QueryDicts); unknown or repeated ones refused."""
+    values: dict[str, list[str]] = {}
+    for source in sources:
+        for key in source:
+            values.setdefault(key, []).extend(source.getlist(key))
+    unknown = sorted(set(values) - set(accepted))
+    if unknown:
+        raise BadParameter(f"Unknown parameter(s): {', '.join(unknown)}. Accepted: {', '.join(accepted)}.")
+    single: dict[str, str] = {}
+    for key, items in values.items():
+        if len(items) > 1:
+            raise BadParameter(f"{key} is given {len(items)} times; give it once.")
+        single[key] = items[0].strip()
+    return single
+
+
+def date_parameter(values: dict[str, str], name: str) -> dt.date | None:
+    text = values.get(name)
+    if not text:
+        return None
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadParameter(f"{name}={text!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def flag(values: dict[str, str], name: str) -> bool:
+    text = values.get(name, "").lower()
+    if text in TRUE:
+        return True
+    if text in FALSE or name not in values:
+        return False
+    raise BadParameter(f"{name}={values[name]!r} is not a yes/no value; use 1 or 0.")
+
+
+def bearer_refusal(
+    request: HttpRequest, secrets: tuple[bytes, ...], *, realm: str, not_set: str, wrong: str, log: str
+) -> JsonResponse | None:
+    """None if the request carries one of `secrets` as `Authorization: Bearer`, else the answer:
+    503 `not_set` when none is configured, 401 `wrong` (logged with `log` % the client's address)."""
+    if not secrets:
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, not_set)
+    if secrets.secret_matches(secrets.bearer_token(request), secrets):
+        return None
+    logger.warning(log, loggable(request.META.get("REMOTE_ADDR")))
+    response = error_response(HTTPStatus.UNAUTHORIZED, wrong)
+    response["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    return response
