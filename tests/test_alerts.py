@@ -6,7 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from metrics import reports, tracker
+from metrics import jobs, reports, tracker
 from metrics.core import weeks
 from metrics.models import Alert, SyncRun, WebhookDelivery, WeeklyMetric
 from metrics.reports import alerts
@@ -25,7 +25,8 @@ def channels(settings, smtp_server, alert_hook):
 
 def _sync() -> SyncRun | None:
     try:
-        return tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
+        # Through the job, as every door syncs: the alert check runs after the sync.
+        return jobs.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
     except tracker.SyncFailed:
         return None
 

@@ -10,6 +10,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
 
+from metrics.core import secrets
 from metrics.core.logsafe import loggable
 from metrics.presentation import error_response
 
@@ -89,13 +90,13 @@ def flag(values: dict[str, str], name: str) -> bool:
 
 
 def bearer_refusal(
-    request: HttpRequest, secrets: tuple[bytes, ...], *, realm: str, not_set: str, wrong: str, log: str
+    request: HttpRequest, accepted: tuple[bytes, ...], *, realm: str, not_set: str, wrong: str, log: str
 ) -> JsonResponse | None:
-    """None if the request carries one of `secrets` as `Authorization: Bearer`, else the answer:
+    """None if the request carries one of `accepted` as `Authorization: Bearer`, else the answer:
     503 `not_set` when none is configured, 401 `wrong` (logged with `log` % the client's address)."""
-    if not secrets:
+    if not accepted:
         return error_response(HTTPStatus.SERVICE_UNAVAILABLE, not_set)
-    if secrets.secret_matches(secrets.bearer_token(request), secrets):
+    if secrets.secret_matches(secrets.bearer_token(request), accepted):
         return None
     logger.warning(log, loggable(request.META.get("REMOTE_ADDR")))
     response = error_response(HTTPStatus.UNAUTHORIZED, wrong)

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
@@ -182,3 +183,20 @@ def fail(run: SyncRun, *, error: str) -> bool:
         except DatabaseError as err:
             logger.warning("sync run=%s: could not record its failure yet: %s", run.pk, loggable(err))
     return False
+
+
+# progress(weeks_done, weeks_total, phase)
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class Progress:
+    """Beats the run's heartbeat with its progress (for pages that poll it) and tells the caller."""
+
+    def __init__(self, run: SyncRun, callback: ProgressCallback | None) -> None:
+        self.run = run
+        self.callback = callback
+
+    def __call__(self, done: int, phase: str) -> None:
+        heartbeat(self.run, done=done, phase=phase)
+        if self.callback:
+            self.callback(done, self.run.weeks_total, phase)

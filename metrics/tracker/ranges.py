@@ -6,7 +6,6 @@ The tracker decides the ranges; the PostHog client answers one range per call.
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -15,9 +14,7 @@ from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient, PostHogQueryTooHeavy, WeekCount
 from metrics.tracker.apply import Snapshot
-
-if TYPE_CHECKING:
-    from metrics.tracker.sync import _Progress
+from metrics.tracker.lock import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +31,7 @@ def chunk_ranges(first_week: dt.date, last_week: dt.date, *, size: int) -> list[
 
 
 def ask_posthog(
-    client: PostHogClient, *, week_starts: list[dt.date], report: "_Progress"
+    client: PostHogClient, *, week_starts: list[dt.date], report: "Progress"
 ) -> tuple[Snapshot, dict[dt.date, WeekCount]]:
     """PostHog's numbers for the weeks, and the stored rows as they were before each query.
 

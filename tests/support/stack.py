@@ -25,7 +25,7 @@ import pytest
 import requests
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # The variables docs/deploying.md tells a user to set (besides DATABASE_URL).
 PRODUCTION_ENV = {
