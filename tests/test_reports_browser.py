@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 import pytest
 
-from metrics import reports, tracker
+from metrics import jobs, reports, tracker
 from metrics.models import SyncRun
 from metrics.reports import alerts
 from tests.support.browser import ARTIFACTS, browser_marks, log_in_as_superuser
@@ -25,7 +25,7 @@ def stub_events():
 def test_report_html_part_renders_in_chromium(posthog_stub, settings, browser_page):
     settings.VISITORSYNC_BACKFILL_WEEKS = 60
     settings.VISITORSYNC_BASE_URL = "https://metrics.example.test"
-    tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
+    jobs.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
     report = reports.build_report()
     message = reports.render_report(report, to="ana@example.test")
     [(html, mimetype)] = message.alternatives
@@ -56,8 +56,8 @@ def test_admin_reports_panel_in_chromium(
     settings.VISITORSYNC_BASE_URL = live_server.url
     posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED)
     with pytest.raises(tracker.SyncFailed):
-        tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
-    tracker.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))  # resolves it
+        jobs.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))
+    jobs.sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.COMMAND))  # resolves it
     alerts.send_test_alert()
     page = browser_page
     log_in_as_superuser(page, f"{live_server.url}/admin/metrics/weeklymetric/sync/")

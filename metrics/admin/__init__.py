@@ -7,10 +7,6 @@
 `metrics.tracker`; nothing here decides what a week's numbers are.
 """
 
-from django.contrib import admin
-
 from metrics.admin import runs, weekly_list
-
-admin.site.index_template = "admin/metrics/index.html"
 
 __all__ = ["runs", "weekly_list"]
