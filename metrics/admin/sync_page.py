@@ -1,7 +1,8 @@
 """The sync page of the WeeklyMetric admin: status, test connection, start a sync, progress.
 
 Custom admin views that `WeeklyMetricAdmin.get_urls` wires up; every action goes through
-`metrics.jobs` or `metrics.tracker`.
+`metrics.jobs` or `metrics.tracker`. The page is HTML; the script's start and progress are
+JSON views of their own.
 """
 
 import datetime as dt
@@ -17,6 +18,8 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from metrics import jobs, tracker
 from metrics.admin import reports_panel
@@ -36,49 +39,29 @@ class SyncPage:
         self.model_admin = model_admin
 
     def sync_view(self, request: HttpRequest) -> HttpResponse:
-        """GET: status, history and the start form. POST: start a sync.
-
-        With `Accept: application/json` the sync runs in the background and the answer is
-        202 with the run id (409 when another sync holds the lock); without, it runs in the
-        request and the page shows the result as a message.
-        """
+        """GET: status, history and the start form. POST (the form without JavaScript): run a
+        sync in the request, then show the page again with the result as a message."""
         model_admin = self.model_admin
         if not model_admin.has_view_permission(request):
             raise PermissionDenied
-        wants_json = "application/json" in request.headers.get("Accept", "")
         form = StartSyncForm(request.POST if request.method == "POST" else None)
         if request.method == "POST":
             if not model_admin.has_sync_permission(request):
-                if wants_json:
-                    return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
                 raise PermissionDenied
             if form.is_valid():
-                return self._start_sync(request, form, wants_json=wants_json)
-            if wants_json:
-                return error_response(
-                    HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
-                )
+                return self._run_sync(request, form)
         return TemplateResponse(
             request, "admin/metrics/weeklymetric/sync.html", self._sync_context(request, form)
         )
 
-    def _start_sync(self, request: HttpRequest, form: StartSyncForm, *, wants_json: bool) -> HttpResponse:
+    def _run_sync(self, request: HttpRequest, form: StartSyncForm) -> HttpResponse:
         model_admin = self.model_admin
         try:
             pending = tracker.start_sync_all_metrics(_sync_options(request, form))
         except tracker.TrackerError as err:
             details = model_admin.has_view_runs_permission(request)
-            if wants_json:
-                holder = _progress_json(err.run, details=details) if err.run else None
-                return error_response(http_status_for(err), error_text(err, details=details), running=holder)
             model_admin.message_user(request, error_text(err, details=details), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
-        if wants_json:
-            jobs.execute_in_background(pending)
-            return JsonResponse(
-                _progress_json(pending.run, details=model_admin.has_view_runs_permission(request)),
-                status=HTTPStatus.ACCEPTED,
-            )
         try:
             run = jobs.execute(pending)
         except tracker.TrackerError as err:
@@ -88,6 +71,28 @@ class SyncPage:
         else:
             model_admin.message_user(request, run_summary(run), messages.SUCCESS)
         return redirect("admin:metrics_weeklymetric_sync")
+
+    @method_decorator(require_POST)
+    def sync_start_view(self, request: HttpRequest) -> JsonResponse:
+        """JSON for the page's script: start a sync in the background; 202 with the run to poll,
+        409 naming the sync that holds the lock, 400 with the form's errors, 403 without the
+        permission to start one."""
+        model_admin = self.model_admin
+        if not (model_admin.has_view_permission(request) and model_admin.has_sync_permission(request)):
+            return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
+        form = StartSyncForm(request.POST)
+        if not form.is_valid():
+            return error_response(
+                HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
+            )
+        details = model_admin.has_view_runs_permission(request)
+        try:
+            pending = tracker.start_sync_all_metrics(_sync_options(request, form))
+        except tracker.TrackerError as err:
+            holder = _progress_json(err.run, details=details) if err.run else None
+            return error_response(http_status_for(err), error_text(err, details=details), running=holder)
+        jobs.execute_in_background(pending)
+        return JsonResponse(_progress_json(pending.run, details=details), status=HTTPStatus.ACCEPTED)
 
     def sync_progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:
         """JSON for the page to poll: weeks done of total and phase; the result once finished."""

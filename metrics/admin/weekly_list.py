@@ -213,6 +213,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         return [
             path("export.csv", wrap(self.export_view), name="metrics_weeklymetric_export"),
             path("sync/", wrap(sync.sync_view), name="metrics_weeklymetric_sync"),
+            path("sync/start/", wrap(sync.sync_start_view), name="metrics_weeklymetric_sync_start"),
             path(
                 "sync/runs/<int:run_id>/progress/",
                 wrap(sync.sync_progress_view),
