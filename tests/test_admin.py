@@ -75,7 +75,7 @@ def test_superuser_can_start_a_sync(admin_client, posthog_stub):
 
 def test_post_only_views_answer_get_with_405(admin_client, posthog_stub):
     # require_POST: a GET (a link, a prefetch) neither starts a sync nor spends a query.
-    for name in ("sync_start",):
+    for name in ("sync_start", "test_connection"):
         response = admin_client.get(reverse(f"admin:metrics_weeklymetric_{name}"))
         assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED, name
         assert response["Allow"] == "POST", name

@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from metrics import jobs, reports
 from metrics.models import Alert, ReportDelivery
@@ -24,10 +26,9 @@ class ReportsPanel:
     def __init__(self, model_admin: admin.ModelAdmin):
         self.model_admin = model_admin
 
+    @method_decorator(require_POST)
     def test_report_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send the last complete week's report now, marked as a test, to every recipient."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
         model_admin = self.model_admin
         if not model_admin.has_sync_permission(request):
             raise PermissionDenied
@@ -39,10 +40,9 @@ class ReportsPanel:
             model_admin.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
         return redirect("admin:metrics_weeklymetric_sync")
 
+    @method_decorator(require_POST)
     def test_alert_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send a test alert on every configured channel and say how each went."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
         model_admin = self.model_admin
         if not model_admin.has_sync_permission(request):
             raise PermissionDenied

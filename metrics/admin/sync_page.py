@@ -110,10 +110,9 @@ class SyncPage:
             )
         return JsonResponse(data)
 
+    @method_decorator(require_POST)
     def test_connection_view(self, request: HttpRequest) -> HttpResponse:
         """POST: spend one trivial PostHog query and report the result as a message."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
         model_admin = self.model_admin
         if not model_admin.has_sync_permission(request):
             raise PermissionDenied
