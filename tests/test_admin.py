@@ -16,11 +16,10 @@ from metrics.admin.chart import build_chart
 from metrics.core import weeks
 from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
-from tests.support.admin import SYNC_URL, messages_of, staff
+from tests.support.admin import SYNC_START_URL, SYNC_URL, messages_of, staff
 from tests.support.helpers import expected, stored_numbers, truth
 
 LIST_URL = "/admin/metrics/weeklymetric/"
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
@@ -45,6 +44,9 @@ def test_anonymous_is_sent_to_login(client):
 def test_staff_without_view_permission_is_refused(client, db):
     client.force_login(staff("nobody"))
     assert client.get(SYNC_URL).status_code == HTTPStatus.FORBIDDEN
+    refused = client.post(SYNC_START_URL)
+    assert refused.status_code == HTTPStatus.FORBIDDEN and "permission" in refused.json()["error"]
+    assert SyncRun.objects.count() == 0
 
 
 def test_staff_without_sync_permission_sees_the_page_read_only(client, viewer, posthog_stub):
@@ -55,7 +57,7 @@ def test_staff_without_sync_permission_sees_the_page_read_only(client, viewer, p
     assert b'id="test-connection"' not in page.content
     assert b"Can start a sync with PostHog" in page.content
     assert client.post(SYNC_URL).status_code == HTTPStatus.FORBIDDEN
-    refused = client.post(SYNC_URL, **JSON)
+    refused = client.post(SYNC_START_URL)
     assert refused.status_code == HTTPStatus.FORBIDDEN and "permission" in refused.json()["error"]
     assert (
         client.post(reverse("admin:metrics_weeklymetric_test_connection")).status_code == HTTPStatus.FORBIDDEN
@@ -69,6 +71,16 @@ def test_superuser_can_start_a_sync(admin_client, posthog_stub):
         b'id="start-sync"' in page.content
         and b"disabled" not in page.content.split(b'id="start-sync"')[1][:40]
     )
+
+
+def test_post_only_views_answer_get_with_405(admin_client, posthog_stub):
+    # require_POST: a GET (a link, a prefetch) neither starts a sync nor spends a query.
+    for name in ("sync_start", "test_connection"):
+        response = admin_client.get(reverse(f"admin:metrics_weeklymetric_{name}"))
+        assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED, name
+        assert response["Allow"] == "POST", name
+    assert SyncRun.objects.count() == 0 and posthog_stub.query_count == 0
+    assert reverse("admin:metrics_weeklymetric_sync_start") == SYNC_START_URL
 
 
 def test_short_address_redirects_to_the_sync_page(admin_client):
@@ -169,7 +181,7 @@ def test_future_since_is_refused_with_the_reason(admin_client, posthog_stub):
     future = (weeks.current_week_start() + dt.timedelta(weeks=2)).isoformat()
     page = admin_client.post(SYNC_URL, {"since": future})
     assert page.status_code == HTTPStatus.OK and b"future week" in page.content
-    refused = admin_client.post(SYNC_URL, {"since": future}, **JSON)
+    refused = admin_client.post(SYNC_START_URL, {"since": future})
     assert refused.status_code == HTTPStatus.BAD_REQUEST
     assert "future week" in refused.json()["errors"]["since"][0]["message"]
     assert SyncRun.objects.count() == 0 and posthog_stub.query_count == 0
@@ -188,7 +200,7 @@ def test_a_running_sync_disables_the_button_and_says_who_started_it(admin_client
 
 def test_starting_while_another_sync_runs_is_a_409_naming_it(admin_client, posthog_stub):
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, started_by="cron-bot")
-    conflict = admin_client.post(SYNC_URL, **JSON)
+    conflict = admin_client.post(SYNC_START_URL)
     assert conflict.status_code == HTTPStatus.CONFLICT
     body = conflict.json()
     assert f"Sync #{holder.pk}" in body["error"] and "cron-bot" in body["error"]
@@ -196,6 +208,9 @@ def test_starting_while_another_sync_runs_is_a_409_naming_it(admin_client, posth
     assert body["running"]["started_at"] == holder.started_at.isoformat()
     no_js = admin_client.post(SYNC_URL, follow=True)
     assert any(f"Sync #{holder.pk}" in m for m in messages_of(no_js))
+    # The page is HTML whatever the Accept header says: JSON is the start view's alone.
+    asked_for_json = admin_client.post(SYNC_URL, HTTP_ACCEPT="application/json")
+    assert asked_for_json.status_code == HTTPStatus.FOUND and asked_for_json["Location"] == SYNC_URL
     assert SyncRun.objects.count() == 1 and posthog_stub.query_count == 0
 
 
@@ -206,7 +221,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
 ):
     settings.VISITORSYNC_CHUNK_WEEKS = 4
     posthog_stub.barrier_before_answer = gate = __import__("threading").Event()
-    started = admin_client.post(SYNC_URL, **JSON)
+    started = admin_client.post(SYNC_START_URL)
     assert started.status_code == HTTPStatus.ACCEPTED
     run_id = started.json()["id"]
     progress_url = started.json()["progress_url"]
@@ -228,7 +243,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
 @pytest.mark.django_db(transaction=True)
 def test_background_failure_is_recorded_and_reported_by_progress(admin_client, posthog_stub, no_sleep):
     posthog_stub.fail_next(401, {"detail": "Invalid personal API key."})
-    run_id = admin_client.post(SYNC_URL, **JSON).json()["id"]
+    run_id = admin_client.post(SYNC_START_URL).json()["id"]
     assert background.wait_for(run_id, timeout=30)
     finished = admin_client.get(reverse("admin:metrics_weeklymetric_sync_progress", args=[run_id])).json()
     assert finished["status"] == SyncRun.Status.FAILED
@@ -539,7 +554,7 @@ def test_weeks_cannot_be_added_by_hand(admin_client):
 def test_without_view_syncrun_a_lock_holder_is_not_named(client, posthog_stub, db):
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, started_by="alice-the-admin")
     client.force_login(staff("starter", "view_weeklymetric", "sync_weeklymetric"))
-    conflict = client.post(SYNC_URL, **JSON)
+    conflict = client.post(SYNC_START_URL)
     assert conflict.status_code == HTTPStatus.CONFLICT
     assert f"Sync #{holder.pk} (Cron endpoint) has been running since" in conflict.json()["error"]
     assert "alice-the-admin" not in conflict.content.decode()

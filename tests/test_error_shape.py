@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")
 
 CRON_URL = "/api/cron/sync-visitors"
 STATUS_URL = "/api/sync"
-SYNC_URL = "/admin/metrics/weeklymetric/sync/"
+SYNC_START_URL = "/admin/metrics/weeklymetric/sync/start/"
 
 
 def assert_error_shape(response, status: HTTPStatus) -> dict:
@@ -73,9 +73,8 @@ def test_admin_json_errors(client, admin_client):
     viewer = User.objects.create_user("viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_weeklymetric"))
     client.force_login(viewer)
-    assert_error_shape(client.post(SYNC_URL, HTTP_ACCEPT="application/json"), HTTPStatus.FORBIDDEN)
+    assert_error_shape(client.post(SYNC_START_URL), HTTPStatus.FORBIDDEN)
     body = assert_error_shape(
-        admin_client.post(SYNC_URL, {"since": "not a date"}, HTTP_ACCEPT="application/json"),
-        HTTPStatus.BAD_REQUEST,
+        admin_client.post(SYNC_START_URL, {"since": "not a date"}), HTTPStatus.BAD_REQUEST
     )
     assert "since" in body["errors"]

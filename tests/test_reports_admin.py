@@ -93,6 +93,6 @@ def test_buttons_need_the_sync_permission_post_and_csrf(client, configured):
     syncer = Client(enforce_csrf_checks=True)
     syncer.force_login(staff("syncer", "view_weeklymetric", "sync_weeklymetric"))
     for url in (TEST_REPORT, TEST_ALERT):
-        assert syncer.get(url).status_code == HTTPStatus.FOUND  # GET sends nothing
+        assert syncer.get(url).status_code == HTTPStatus.METHOD_NOT_ALLOWED  # require_POST: GET sends nothing
         assert syncer.post(url).status_code == HTTPStatus.FORBIDDEN  # no CSRF token
     assert smtp_server.messages == [] and hook.attempts == 0

@@ -28,6 +28,7 @@ from tests.support.stack import (
 
 ADMIN_USER, ADMIN_PASSWORD = "admin", "task-worker-admin-password-1"
 SYNC_URL = "/admin/metrics/weeklymetric/sync/"
+SYNC_START_URL = "/admin/metrics/weeklymetric/sync/start/"
 
 
 def stored(database_url: str) -> dict:
@@ -92,9 +93,9 @@ def test_a_sync_started_from_the_admin_completes_although_the_web_process_was_ki
             token = session.cookies["csrftoken"]
             origin = base.replace("http://", "https://")
             started = session.post(
-                f"{base}{SYNC_URL}",
+                f"{base}{SYNC_START_URL}",
                 data={"csrfmiddlewaretoken": token},
-                headers={"Accept": "application/json", "Origin": origin, "Referer": f"{origin}{SYNC_URL}"},
+                headers={"Origin": origin, "Referer": f"{origin}{SYNC_URL}"},
                 timeout=30,
             )
             assert page.status_code == 200 and started.status_code == 202, started.text[:500]

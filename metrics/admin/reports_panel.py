@@ -1,14 +1,16 @@
 """The sync page's "Reports and alerts" panel: settings, last report, alert history, test buttons.
 
-The buttons are doors into `metrics.reports`; they need `metrics.sync_weeklymetric` and POST.
+The buttons are doors into `metrics.jobs` and `metrics.reports`, wired up by
+`WeeklyMetricAdmin.get_urls`; they need `metrics.sync_weeklymetric` and POST.
 """
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from metrics import jobs, reports
 from metrics.models import Alert, ReportDelivery
@@ -18,39 +20,35 @@ from metrics.reports import alert_webhook
 ALERT_HISTORY = 10
 
 
-class ReportsPanelMixin:
-    """URLs, views and context of the panel, for the sync page's ModelAdmin."""
+class ReportsPanel:
+    """The panel's two test buttons, for the WeeklyMetric admin (its permissions and messages)."""
 
-    def reports_urls(self) -> list:
-        wrap = self.admin_site.admin_view
-        return [
-            path("sync/test-report/", wrap(self.test_report_view), name="metrics_weeklymetric_test_report"),
-            path("sync/test-alert/", wrap(self.test_alert_view), name="metrics_weeklymetric_test_alert"),
-        ]
+    def __init__(self, model_admin: admin.ModelAdmin):
+        self.model_admin = model_admin
 
+    @method_decorator(require_POST)
     def test_report_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send the last complete week's report now, marked as a test, to every recipient."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
-        if not self.has_sync_permission(request):
+        model_admin = self.model_admin
+        if not model_admin.has_sync_permission(request):
             raise PermissionDenied
         try:
             result = jobs.send_weekly_report(test=True)
         except reports.ReportError as err:
-            self.message_user(request, f"The test report was not sent. {err}", messages.ERROR)
+            model_admin.message_user(request, f"The test report was not sent. {err}", messages.ERROR)
         else:
-            self.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
+            model_admin.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
         return redirect("admin:metrics_weeklymetric_sync")
 
+    @method_decorator(require_POST)
     def test_alert_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send a test alert on every configured channel and say how each went."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
-        if not self.has_sync_permission(request):
+        model_admin = self.model_admin
+        if not model_admin.has_sync_permission(request):
             raise PermissionDenied
         results = reports.send_test_alert()
         if not results:
-            self.message_user(
+            model_admin.message_user(
                 request,
                 "No alert channel is configured: set VISITORSYNC_ALERT_RECIPIENTS or "
                 "VISITORSYNC_ALERT_WEBHOOK_URL.",
@@ -58,30 +56,32 @@ class ReportsPanelMixin:
             )
         for channel, outcome in results.items():
             if outcome == "sent":
-                self.message_user(request, f"Test alert sent by {channel}.", messages.SUCCESS)
+                model_admin.message_user(request, f"Test alert sent by {channel}.", messages.SUCCESS)
             else:
-                self.message_user(request, f"Test alert not sent. {outcome}", messages.ERROR)
+                model_admin.message_user(request, f"Test alert not sent. {outcome}", messages.ERROR)
         return redirect("admin:metrics_weeklymetric_sync")
 
-    def reports_context(self) -> dict:
-        last = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).first()
-        return {
-            "report_settings": _settings(),
-            "last_report": last,
-            # Everyone that week's last send reached (the same forced flag: one send of it).
-            "last_report_recipients": (
-                ReportDelivery.objects.filter(
-                    week_start=last.week_start, forced=last.forced, status=ReportDelivery.Status.SENT
-                )
-                .order_by("recipient")
-                .values_list("recipient", flat=True)
-                .distinct()
-                if last
-                else []
-            ),
-            "report_failures": ReportDelivery.objects.filter(status=ReportDelivery.Status.FAILED).count(),
-            "alert_history": Alert.objects.all()[:ALERT_HISTORY],
-        }
+
+def panel_context() -> dict:
+    """The panel's part of the sync page's context."""
+    last = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).first()
+    return {
+        "report_settings": _settings(),
+        "last_report": last,
+        # Everyone that week's last send reached (the same forced flag: one send of it).
+        "last_report_recipients": (
+            ReportDelivery.objects.filter(
+                week_start=last.week_start, forced=last.forced, status=ReportDelivery.Status.SENT
+            )
+            .order_by("recipient")
+            .values_list("recipient", flat=True)
+            .distinct()
+            if last
+            else []
+        ),
+        "report_failures": ReportDelivery.objects.filter(status=ReportDelivery.Status.FAILED).count(),
+        "alert_history": Alert.objects.all()[:ALERT_HISTORY],
+    }
 
 
 def mail_display() -> str:

@@ -1,7 +1,8 @@
 """The sync page of the WeeklyMetric admin: status, test connection, start a sync, progress.
 
-A custom admin view (`ModelAdmin.get_urls`), mixed into `WeeklyMetricAdmin`; every action
-goes through `metrics.tracker`.
+Custom admin views that `WeeklyMetricAdmin.get_urls` wires up; every action goes through
+`metrics.jobs` or `metrics.tracker`. The page is HTML; the script's start and progress are
+JSON views of their own.
 """
 
 import datetime as dt
@@ -9,18 +10,20 @@ import json
 from http import HTTPStatus
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from metrics import jobs, tracker
+from metrics.admin import reports_panel
 from metrics.admin.forms import StartSyncForm
-from metrics.admin.reports_panel import ReportsPanelMixin
 from metrics.core import counting, secrets
 from metrics.models import SyncRun
 from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
@@ -29,100 +32,77 @@ RECENT_RUNS = 20
 LARGEST_CHANGES = 10
 
 
-class SyncPageMixin(ReportsPanelMixin):
-    """The sync page's URLs and views, for a ModelAdmin of WeeklyMetric."""
+class SyncPage:
+    """The sync page's views, for the WeeklyMetric admin (its permissions, messages and site)."""
 
-    def has_sync_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("metrics.sync_weeklymetric")
-
-    def has_view_runs_permission(self, request: HttpRequest) -> bool:
-        """A run's error, who started it and its changes are SyncRun details ("Can view sync run")."""
-        return request.user.has_perm("metrics.view_syncrun")
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("sync/", wrap(self.sync_view), name="metrics_weeklymetric_sync"),
-            path(
-                "sync/test-connection/",
-                wrap(self.test_connection_view),
-                name="metrics_weeklymetric_test_connection",
-            ),
-            path(
-                "sync/runs/<int:run_id>/progress/",
-                wrap(self.sync_progress_view),
-                name="metrics_weeklymetric_sync_progress",
-            ),
-            *self.reports_urls(),
-            *super().get_urls(),
-        ]
+    def __init__(self, model_admin: admin.ModelAdmin):
+        self.model_admin = model_admin
 
     def sync_view(self, request: HttpRequest) -> HttpResponse:
-        """GET: status, history and the start form. POST: start a sync.
-
-        With `Accept: application/json` the sync runs in the background and the answer is
-        202 with the run id (409 when another sync holds the lock); without, it runs in the
-        request and the page shows the result as a message.
-        """
-        if not self.has_view_permission(request):
+        """GET: status, history and the start form. POST (the form without JavaScript): run a
+        sync in the request, then show the page again with the result as a message."""
+        model_admin = self.model_admin
+        if not model_admin.has_view_permission(request):
             raise PermissionDenied
-        wants_json = "application/json" in request.headers.get("Accept", "")
         form = StartSyncForm(request.POST if request.method == "POST" else None)
         if request.method == "POST":
-            if not self.has_sync_permission(request):
-                if wants_json:
-                    return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
+            if not model_admin.has_sync_permission(request):
                 raise PermissionDenied
             if form.is_valid():
-                return self._start_sync(request, form, wants_json=wants_json)
-            if wants_json:
-                return error_response(
-                    HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
-                )
+                return self._run_sync(request, form)
         return TemplateResponse(
             request, "admin/metrics/weeklymetric/sync.html", self._sync_context(request, form)
         )
 
-    def _start_sync(self, request: HttpRequest, form: StartSyncForm, *, wants_json: bool) -> HttpResponse:
-        options = tracker.SyncOptions(
-            trigger=SyncRun.Trigger.ADMIN,
-            since=form.cleaned_data["since"],
-            dry_run=form.cleaned_data["dry_run"],
-            started_by=request.user.get_username(),
-        )
+    def _run_sync(self, request: HttpRequest, form: StartSyncForm) -> HttpResponse:
+        model_admin = self.model_admin
         try:
-            pending = tracker.start_sync_all_metrics(options)
+            pending = tracker.start_sync_all_metrics(_sync_options(request, form))
         except tracker.TrackerError as err:
-            details = self.has_view_runs_permission(request)
-            if wants_json:
-                holder = _progress_json(err.run, details=details) if err.run else None
-                return error_response(http_status_for(err), error_text(err, details=details), running=holder)
-            self.message_user(request, error_text(err, details=details), messages.ERROR)
+            details = model_admin.has_view_runs_permission(request)
+            model_admin.message_user(request, error_text(err, details=details), messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
-        if wants_json:
-            jobs.execute_in_background(pending)
-            return JsonResponse(
-                _progress_json(pending.run, details=self.has_view_runs_permission(request)),
-                status=HTTPStatus.ACCEPTED,
-            )
         try:
             run = jobs.execute(pending)
         except tracker.TrackerError as err:
-            self.message_user(
+            model_admin.message_user(
                 request, f"Sync #{pending.run.pk} failed; nothing was changed. {err}", messages.ERROR
             )
         else:
-            self.message_user(request, run_summary(run), messages.SUCCESS)
+            model_admin.message_user(request, run_summary(run), messages.SUCCESS)
         return redirect("admin:metrics_weeklymetric_sync")
 
-    def sync_progress_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+    @method_decorator(require_POST)
+    def sync_start_view(self, request: HttpRequest) -> JsonResponse:
+        """JSON for the page's script: start a sync in the background; 202 with the run to poll,
+        409 naming the sync that holds the lock, 400 with the form's errors, 403 without the
+        permission to start one."""
+        model_admin = self.model_admin
+        if not (model_admin.has_view_permission(request) and model_admin.has_sync_permission(request)):
+            return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to start a sync.")
+        form = StartSyncForm(request.POST)
+        if not form.is_valid():
+            return error_response(
+                HTTPStatus.BAD_REQUEST, "Please correct the form.", errors=form.errors.get_json_data()
+            )
+        details = model_admin.has_view_runs_permission(request)
+        try:
+            pending = tracker.start_sync_all_metrics(_sync_options(request, form))
+        except tracker.TrackerError as err:
+            holder = _progress_json(err.run, details=details) if err.run else None
+            return error_response(http_status_for(err), error_text(err, details=details), running=holder)
+        jobs.execute_in_background(pending)
+        return JsonResponse(_progress_json(pending.run, details=details), status=HTTPStatus.ACCEPTED)
+
+    def sync_progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:
         """JSON for the page to poll: weeks done of total and phase; the result once finished."""
-        if not self.has_view_permission(request):
+        model_admin = self.model_admin
+        if not model_admin.has_view_permission(request):
             return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to view syncs.")
         run = SyncRun.objects.filter(pk=run_id).first()
         if run is None:
             return error_response(HTTPStatus.NOT_FOUND, f"There is no sync #{run_id}.")
-        details = self.has_view_runs_permission(request)
+        details = model_admin.has_view_runs_permission(request)
         data = _progress_json(run, details=details)
         if details and run.status != SyncRun.Status.RUNNING:
             data["result_html"] = render_to_string(
@@ -130,19 +110,19 @@ class SyncPageMixin(ReportsPanelMixin):
             )
         return JsonResponse(data)
 
+    @method_decorator(require_POST)
     def test_connection_view(self, request: HttpRequest) -> HttpResponse:
         """POST: spend one trivial PostHog query and report the result as a message."""
-        if request.method != "POST":
-            return redirect("admin:metrics_weeklymetric_sync")
-        if not self.has_sync_permission(request):
+        model_admin = self.model_admin
+        if not model_admin.has_sync_permission(request):
             raise PermissionDenied
         try:
             report = tracker.check_connection()
         except tracker.TrackerError as err:
-            self.message_user(request, f"Connection test failed. {err}", messages.ERROR)
+            model_admin.message_user(request, f"Connection test failed. {err}", messages.ERROR)
             return redirect("admin:metrics_weeklymetric_sync")
         info = report.info
-        self.message_user(
+        model_admin.message_user(
             request,
             f"Connected to PostHog at {info.host}, project {info.project_id} "
             f"({info.elapsed * 1000:.0f} ms)."
@@ -150,19 +130,20 @@ class SyncPageMixin(ReportsPanelMixin):
             messages.SUCCESS,
         )
         for warning in report.warnings:
-            self.message_user(request, warning, messages.WARNING)
+            model_admin.message_user(request, warning, messages.WARNING)
         return redirect("admin:metrics_weeklymetric_sync")
 
     def _sync_context(self, request: HttpRequest, form: StartSyncForm) -> dict:
+        model_admin = self.model_admin
         status = tracker.get_sync_status()
-        can_view_runs = self.has_view_runs_permission(request)
+        can_view_runs = model_admin.has_view_runs_permission(request)
         return {
-            **self.admin_site.each_context(request),
+            **model_admin.admin_site.each_context(request),
             "title": "Sync with PostHog",
-            "opts": self.opts,
+            "opts": model_admin.opts,
             "status": status,
             "form": form,
-            "can_sync": self.has_sync_permission(request),
+            "can_sync": model_admin.has_sync_permission(request),
             "can_view_runs": can_view_runs,
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
@@ -179,8 +160,17 @@ class SyncPageMixin(ReportsPanelMixin):
                 else ""
             ),
             **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
-            **self.reports_context(),
+            **reports_panel.panel_context(),
         }
+
+
+def _sync_options(request: HttpRequest, form: StartSyncForm) -> tracker.SyncOptions:
+    return tracker.SyncOptions(
+        trigger=SyncRun.Trigger.ADMIN,
+        since=form.cleaned_data["since"],
+        dry_run=form.cleaned_data["dry_run"],
+        started_by=request.user.get_username(),
+    )
 
 
 def _hours(delta: dt.timedelta) -> str:

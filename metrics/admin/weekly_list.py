@@ -16,7 +16,8 @@ from django.utils.timesince import timesince
 
 from metrics import jobs, tracker
 from metrics.admin import chart
-from metrics.admin.sync_page import SyncPageMixin
+from metrics.admin.reports_panel import ReportsPanel
+from metrics.admin.sync_page import SyncPage
 from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.numbers import stats
@@ -42,7 +43,7 @@ class SyncedFilter(admin.SimpleListFilter):
 
 
 @admin.register(WeeklyMetric)
-class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
+class WeeklyMetricAdmin(admin.ModelAdmin):
     list_display = [
         "week",
         "visitors_display",
@@ -79,6 +80,13 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("metrics.sync_weeklymetric")
+
+    def has_view_runs_permission(self, request: HttpRequest) -> bool:
+        """A run's error, who started it and its changes are SyncRun details ("Can view sync run")."""
+        return request.user.has_perm("metrics.view_syncrun")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The stored week before each row, read by a correlated subquery rather than a
@@ -201,12 +209,26 @@ class WeeklyMetricAdmin(SyncPageMixin, admin.ModelAdmin):
         return csv_response(queryset)
 
     def get_urls(self):
+        """Every custom page of this admin, ahead of Django's own (which would take "sync" for
+        an object id)."""
+        wrap = self.admin_site.admin_view
+        sync, panel = SyncPage(self), ReportsPanel(self)
         return [
+            path("export.csv", wrap(self.export_view), name="metrics_weeklymetric_export"),
+            path("sync/", wrap(sync.sync_view), name="metrics_weeklymetric_sync"),
+            path("sync/start/", wrap(sync.sync_start_view), name="metrics_weeklymetric_sync_start"),
             path(
-                "export.csv",
-                self.admin_site.admin_view(self.export_view),
-                name="metrics_weeklymetric_export",
+                "sync/runs/<int:run_id>/progress/",
+                wrap(sync.sync_progress_view),
+                name="metrics_weeklymetric_sync_progress",
             ),
+            path(
+                "sync/test-connection/",
+                wrap(sync.test_connection_view),
+                name="metrics_weeklymetric_test_connection",
+            ),
+            path("sync/test-report/", wrap(panel.test_report_view), name="metrics_weeklymetric_test_report"),
+            path("sync/test-alert/", wrap(panel.test_alert_view), name="metrics_weeklymetric_test_alert"),
             *super().get_urls(),
         ]
 

@@ -4,6 +4,8 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 
 SYNC_URL = "/admin/metrics/weeklymetric/sync/"
+# The page's script starts a sync here (JSON); the page itself is HTML only.
+SYNC_START_URL = "/admin/metrics/weeklymetric/sync/start/"
 
 
 def staff(username: str, *codenames: str) -> User:

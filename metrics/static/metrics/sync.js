@@ -1,5 +1,6 @@
-// The sync page without reloads: start a sync in the background, poll its progress, then
-// show the result. Without JavaScript the form posts normally and the sync runs in the request.
+// The sync page without reloads: start a sync in the background (the form's data-start-url,
+// a JSON view), poll its progress, then show the result. Without JavaScript the form posts to
+// the page itself and the sync runs in the request.
 "use strict";
 (function () {
   const form = document.getElementById("start-sync-form");
@@ -111,10 +112,10 @@
     showNotice("", "");
     let response;
     try {
-      response = await fetch(form.action, {
+      response = await fetch(form.dataset.startUrl, {
         method: "POST",
         body: new FormData(form),
-        headers: { Accept: "application/json", "X-CSRFToken": form.elements.csrfmiddlewaretoken.value },
+        headers: { "X-CSRFToken": form.elements.csrfmiddlewaretoken.value },
         credentials: "same-origin",
       });
     } catch (error) {
