@@ -11,6 +11,7 @@ from http import HTTPStatus
 from django.http import HttpRequest, JsonResponse
 
 from metrics.core.logsafe import loggable
+from metrics.core.secrets import bearer_token, secret_matches
 from metrics.presentation import error_response
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def bearer_refusal(
     503 `not_set` when none is configured, 401 `wrong` (logged with `log` % the client's address)."""
     if not secrets:
         return error_response(HTTPStatus.SERVICE_UNAVAILABLE, not_set)
-    if secrets.secret_matches(secrets.bearer_token(request), secrets):
+    if secret_matches(bearer_token(request), secrets):
         return None
     logger.warning(log, loggable(request.META.get("REMOTE_ADDR")))
     response = error_response(HTTPStatus.UNAUTHORIZED, wrong)
