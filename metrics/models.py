@@ -49,34 +49,6 @@ class WeeklyMetric(models.Model):
                 }
             )
 
-    @property
-    def week_end(self) -> dt.date:
-        """Last day of the week (inclusive)."""
-        return self.week_start + dt.timedelta(days=6)
-
-    @property
-    def webhook_visitors(self) -> int | None:
-        """Visitors counted by the webhook since the last sync (None before the first sync)."""
-        if self.posthog_visitors is None:
-            return None
-        return self.visitors - self.posthog_visitors
-
-    @property
-    def webhook_pageviews(self) -> int | None:
-        if self.posthog_pageviews is None:
-            return None
-        return self.pageviews - self.posthog_pageviews
-
-    def visitors_change(self, previous_visitors: int | None) -> float | None:
-        """Week-over-week change in visitors as a fraction (0.25 = +25%).
-
-        None when there is no previous week or it had no visitors (growth from zero has
-        no meaningful percentage).
-        """
-        if not previous_visitors:
-            return None
-        return (self.visitors - previous_visitors) / previous_visitors
-
 
 class SyncRun(models.Model):
     """One attempt to sync with PostHog, whatever started it.

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from metrics import tracker
 from metrics.models import SyncRun
+from metrics.numbers import METRICS
 from metrics.posthog import destination
 
 # The first row with a matching type decides, so more specific types come first: a sync that
@@ -202,8 +203,7 @@ def report_json(result) -> dict[str, Any]:
     return {
         "ok": True,
         "week": week.week_start.isoformat(),
-        "visitors": week.visitors,
-        "pageviews": week.pageviews,
+        **{name: week.value(name) for name in METRICS},
         "confirmed": week.confirmed,
         "sent": len(result.sent),
         "already_sent": len(result.skipped),

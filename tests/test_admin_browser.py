@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from metrics import numbers
 from metrics.core import weeks
 from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.numbers import stats
 from tests.support.browser import ARTIFACTS, DOCS_IMAGES, DOCS_SCREENSHOTS, browser_marks, log_in_as_superuser
 
 pytestmark = browser_marks
@@ -62,7 +62,7 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
     # compares with last year and the chart draws last year's line.
     WeeklyMetric.objects.bulk_create(
         WeeklyMetric(
-            week_start=metric.week_start - stats.YEAR_BEFORE,
+            week_start=metric.week_start - numbers.YEAR_BEFORE,
             visitors=metric.visitors * 3 // 4,
             pageviews=metric.pageviews * 2 // 3,
             synced_at=metric.synced_at,

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from metrics import numbers
 from metrics.core import weeks
 from metrics.models import WeeklyMetric
-from metrics.numbers import stats
 from tests.support.stats_api import TOKEN, read_csv, seed_weeks
 
 LIST_URL = "/admin/metrics/weeklymetric/"
@@ -77,15 +77,15 @@ def test_export_needs_view_permission(client):
 
 def test_export_of_nothing_is_a_header_row(admin_client):
     response = admin_client.get(EXPORT_URL)
-    assert response.content.decode() == ",".join(stats.COLUMNS) + "\r\n"
+    assert response.content.decode() == ",".join(numbers.COLUMNS) + "\r\n"
 
 
 def test_list_shows_the_change_from_the_same_week_last_year(admin_client):
     current = weeks.current_week_start()
     last = current - weeks.ONE_WEEK
-    for week, visitors in [(last, 150), (last - stats.YEAR_BEFORE, 100), (current, 30)]:
+    for week, visitors in [(last, 150), (last - numbers.YEAR_BEFORE, 100), (current, 30)]:
         WeeklyMetric.objects.create(week_start=week, visitors=visitors)
-    WeeklyMetric.objects.create(week_start=current - stats.YEAR_BEFORE, visitors=60)
+    WeeklyMetric.objects.create(week_start=current - numbers.YEAR_BEFORE, visitors=60)
     page = admin_client.get(LIST_URL).content.decode()
     assert "Vs. same week last year" in page  # the column header (capitalised by the admin)
     cells = re.findall(r'<td class="field-vs_last_year">(.*?)</td>', page)
@@ -109,7 +109,7 @@ def test_headline_figures_compare_last_week_and_this_week_so_far():
     WeeklyMetric.objects.create(week_start=current - 2 * weeks.ONE_WEEK, visitors=80, pageviews=400)
     WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK, visitors=100, pageviews=300)
     WeeklyMetric.objects.create(week_start=current, visitors=60, pageviews=150)
-    headline = stats.headline(now=now)
+    headline = numbers.headline(now=now)
     assert headline.days_elapsed == 3.5
     figures = {f.label: f for f in headline.figures}
     assert figures["Visitors, last week"].value == 100

@@ -109,11 +109,11 @@ def test_report_numbers_come_from_one_query_and_mark_an_unconfirmed_week():
     with CaptureQueriesContext(connection) as queries:
         report = reports.build_report()
     assert len(queries) == 1
-    assert report.week.visitors == 100 and not report.week.confirmed
-    assert report.change_from_previous.visitors == pytest.approx(0.25)
-    assert report.change_from_year_ago.visitors == pytest.approx(1.0)
-    assert report.average_visitors == pytest.approx(50)  # (80 + 60 + 40 + 20) / 4
-    assert [w.visitors for w in report.history] == [20, 40, 60, 80, 100]
+    assert report.week.value("visitors") == 100 and not report.week.confirmed
+    assert report.week.change("visitors") == pytest.approx(0.25)
+    assert report.week.change_from_last_year("visitors") == pytest.approx(1.0)
+    assert report.average("visitors") == pytest.approx(50)  # (80 + 60 + 40 + 20) / 4
+    assert [w.value("visitors") for w in report.history] == [20, 40, 60, 80, 100]
     text = reports.render_report(report, to="a@example.test").body
     assert "Not yet confirmed by PostHog" in text and "+100.0%" in text
 

@@ -36,7 +36,7 @@ def test_report_html_part_renders_in_chromium(posthog_stub, settings, browser_pa
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "report-email.png", full_page=True)
     body = page.inner_text("body")
-    assert f"{report.week.visitors:,}" in body and "Last 8 weeks" in body
+    assert f"{report.week.value('visitors'):,}" in body and "Last 8 weeks" in body
     assert "Same week a year earlier" in body and "not stored" not in body
 
 

@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from metrics import numbers
 from metrics.core import weeks
 from metrics.models import WeeklyMetric
-from metrics.numbers import stats
 from tests.support.helpers import CRON_SECRET
 from tests.support.stats_api import TOKEN, URL, get, read_csv, seed_weeks
 
@@ -35,7 +35,7 @@ def test_csv_of_160_synced_weeks_is_exactly_what_is_stored(client, tokens):
     response = get(client, "format=csv")
     assert response.status_code == HTTPStatus.OK
     body = response.content.decode("utf-8")
-    assert body.startswith(",".join(stats.COLUMNS) + "\r\n")  # RFC 4180: CRLF line ends
+    assert body.startswith(",".join(numbers.COLUMNS) + "\r\n")  # RFC 4180: CRLF line ends
     rows = read_csv(response)
     stored = list(WeeklyMetric.objects.order_by("week_start"))
     assert len(rows) == 160
@@ -76,7 +76,7 @@ def test_from_and_to_give_exactly_the_weeks_asked_for_each_snapped_to_its_week(c
     # The first week asked for still has its change and last year's week, read from outside the range.
     oldest = document["weeks"][0]
     assert oldest["visitors_change"] is not None and oldest["visitors_last_year"] is not None
-    assert set(oldest) == set(stats.COLUMNS)
+    assert set(oldest) == set(numbers.COLUMNS)
 
 
 @pytest.mark.django_db

@@ -9,9 +9,8 @@ import dataclasses
 import datetime as dt
 import math
 
+from metrics import numbers
 from metrics.core import weeks
-from metrics.models import WeeklyMetric
-from metrics.numbers.stats import YEAR_BEFORE
 
 WEEKS_SHOWN = 26
 WIDTH, HEIGHT = 960, 380
@@ -78,40 +77,38 @@ def weekly_chart(*, weeks_shown: int = WEEKS_SHOWN) -> WeeklyChart | None:
     stored week among them, with the same weeks a year earlier (one query). None: no week
     of the period is stored."""
     last = weeks.current_week_start()
-    earliest = last - weeks.ONE_WEEK * (weeks_shown - 1)
-    rows = WeeklyMetric.objects.filter(
-        week_start__gte=earliest - YEAR_BEFORE, week_start__lte=last
-    ).values_list("week_start", "visitors", "pageviews")
-    stored = {week: (v, p) for week, v, p in rows}
-    shown = {week: numbers for week, numbers in stored.items() if week >= earliest}
-    if not shown:
+    table = numbers.read_range(last - weeks.ONE_WEEK * (weeks_shown - 1), last)
+    if not table.weeks:
         return None
-    first = min(shown)
+    first = table.weeks[0].week_start
     last_year = {
-        week: stored[week - YEAR_BEFORE][0]
+        week: visitors
         for week in weeks.week_range(first, last)
-        if week - YEAR_BEFORE in stored
+        if (visitors := table.last_year(week, "visitors")) is not None
     }
-    return build_chart(shown, first_week=first, last_week=last, last_year=last_year)
+    return build_chart(table.weeks, first_week=first, last_week=last, last_year=last_year)
 
 
 def build_chart(
-    numbers: dict[dt.date, tuple[int, int]],
+    shown: list[numbers.Week],
     *,
     first_week: dt.date,
     last_week: dt.date,
     last_year: dict[dt.date, int] | None = None,
 ) -> WeeklyChart:
-    """Lay out `numbers` (week → (visitors, pageviews)) and `last_year` (week → visitors of
-    the week 52 weeks before it); weeks not stored are left blank."""
+    """Lay out the weeks `shown` and `last_year` (week → visitors of the same week last year,
+    stored or not); weeks not stored are left blank."""
     last_year = last_year or {}
     slots = list(weeks.week_range(first_week, last_week))
     # At least 8 slots wide, so two or three weeks do not become bars a third of the page wide.
     width_slots = max(len(slots), 8)
     slot = (WIDTH - RIGHT - LEFT) / width_slots
     offset = LEFT + slot * (width_slots - len(slots))  # few weeks: flush right, next to today
-    visitors_top = _nice_ceiling(max([*(v for v, _ in numbers.values()), *last_year.values()], default=0))
-    pageviews_top = _nice_ceiling(max((p for _, p in numbers.values()), default=0))
+    by_week = {week.week_start: week for week in shown}
+    visitors_top = _nice_ceiling(
+        max([*(week.value("visitors") for week in shown), *last_year.values()], default=0)
+    )
+    pageviews_top = _nice_ceiling(max((week.value("pageviews") for week in shown), default=0))
 
     def y_visitors(value: int) -> float:
         return round(VISITORS_BOTTOM - (VISITORS_BOTTOM - VISITORS_TOP) * value / visitors_top, 1)
@@ -119,16 +116,15 @@ def build_chart(
     def y_pageviews(value: int) -> float:
         return round(PAGEVIEWS_BOTTOM - (PAGEVIEWS_BOTTOM - PAGEVIEWS_TOP) * value / pageviews_top, 1)
 
-    current = weeks.current_week_start()
     bars = []
     year_points = []
     for index, week in enumerate(slots):
         center = offset + slot * (index + 0.5)
         if week in last_year:
             year_points.append((week, round(center, 1), y_visitors(last_year[week])))
-        if week not in numbers:
+        if week not in by_week:
             continue
-        visitors, pageviews = numbers[week]
+        visitors, pageviews = by_week[week].value("visitors"), by_week[week].value("pageviews")
         bars.append(
             Bar(
                 week_start=week,
@@ -140,7 +136,7 @@ def build_chart(
                 visitors_y=y_visitors(visitors),
                 visitors=visitors,
                 pageviews=pageviews,
-                in_progress=week == current,
+                in_progress=by_week[week].in_progress,
                 last_year_visitors=last_year.get(week),
                 last_year_y=y_visitors(last_year[week]) if week in last_year else None,
             )

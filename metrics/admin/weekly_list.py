@@ -1,26 +1,23 @@
 """The WeeklyMetric list: headline figures, the chart, the weeks with their growth (from the
 week before and from the same week last year), "Sync selected weeks" and the CSV exports
-(the same columns and rows as the stats API's CSV: metrics/numbers/stats.py)."""
-
-import datetime as dt
+(the same columns and rows as the stats API's CSV: metrics/numbers/export.py). Every number
+shown comes from the read model, `metrics.numbers`."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from metrics import jobs, tracker
+from metrics import jobs, numbers, tracker
 from metrics.admin import chart
 from metrics.admin.reports_panel import ReportsPanel
 from metrics.admin.sync_page import SyncPage
-from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.numbers import stats
 from metrics.presentation import error_text, run_summary, signed
 
 # The admin home lists the sync page beside the models.
@@ -88,24 +85,9 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         """A run's error, who started it and its changes are SyncRun details ("Can view sync run")."""
         return request.user.has_perm("metrics.view_syncrun")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # The stored week before each row, read by a correlated subquery rather than a
-        # window function: a window would only see the rows left by the list's filters and
-        # date hierarchy, so the first week shown would lose its growth. Still one query
-        # for the whole page.
-        before = WeeklyMetric.objects.filter(week_start__lt=OuterRef("week_start")).order_by("-week_start")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                previous_visitors=Subquery(before.values("visitors")[:1]),
-                previous_week_start=Subquery(before.values("week_start")[:1]),
-            )
-        )
-
     @admin.display(description="Week", ordering="week_start")
     def week(self, obj: WeeklyMetric) -> str:
-        start, end = obj.week_start, obj.week_end
+        start, end = obj.week_start, obj.numbers.week_end
         last_day = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
         return format_html(
             '{}<div class="vs-quiet">{} to {}, {}</div>',
@@ -125,49 +107,44 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.display(description="vs. week before")
     def growth(self, obj: WeeklyMetric) -> str:
-        previous_week = getattr(obj, "previous_week_start", None)
-        if isinstance(previous_week, str):  # some backends return the subquery's date as text
-            previous_week = dt.date.fromisoformat(previous_week)
-        exact = previous_week is not None and obj.week_start - previous_week == dt.timedelta(weeks=1)
-        change = obj.visitors_change(obj.previous_visitors if exact else None)
+        week: numbers.Week = obj.numbers
+        change, previous = week.change("visitors"), week.previous("visitors")
         if change is None:
             return ""
         percent = round(change * 100, 1)
-        if obj.week_start == weeks.current_week_start():
+        if week.in_progress:
             # A week in progress against a whole week: shown, but not coloured as a trend.
             return format_html(
                 '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
                 "{}{}% so far</span>",
-                obj.previous_visitors,
+                previous,
                 "+" if percent > 0 else "",
                 percent,
             )
         if percent > 0:
-            return format_html(
-                '<span class="vs-up" title="from {}">▲ +{}%</span>', obj.previous_visitors, percent
-            )
+            return format_html('<span class="vs-up" title="from {}">▲ +{}%</span>', previous, percent)
         if percent < 0:
-            return format_html(
-                '<span class="vs-down" title="from {}">▼ {}%</span>', obj.previous_visitors, percent
-            )
-        return format_html('<span class="vs-quiet" title="from {}">0%</span>', obj.previous_visitors)
+            return format_html('<span class="vs-down" title="from {}">▼ {}%</span>', previous, percent)
+        return format_html('<span class="vs-quiet" title="from {}">0%</span>', previous)
 
     @admin.display(description="vs. same week last year")
     def vs_last_year(self, obj: WeeklyMetric) -> str:
-        row: stats.WeekStats | None = getattr(obj, "stats", None)
-        if row is None or row.change_from_last_year is None:
+        week: numbers.Week = obj.numbers
+        change = week.change_from_last_year("visitors")
+        if change is None:
             return ""
-        change = row.change_from_last_year
-        title = f"from {row.visitors_last_year} in the week of {row.week_start - stats.YEAR_BEFORE}"
-        if row.in_progress:
+        title = (
+            f"from {week.last_year('visitors')} in the week of {numbers.same_week_last_year(week.week_start)}"
+        )
+        if week.in_progress:
             return format_html(
                 '<span class="vs-quiet" title="this week so far, against all of that week ({})">'
                 "{} so far</span>",
                 title,
-                stats.percent_text(change).lstrip("▲▼ "),
+                numbers.percent_text(change).lstrip("▲▼ "),
             )
         css = "vs-up" if change > 0 else "vs-down" if change < 0 else "vs-quiet"
-        return format_html('<span class="{}" title="{}">{}</span>', css, title, stats.percent_text(change))
+        return format_html('<span class="{}" title="{}">{}</span>', css, title, numbers.percent_text(change))
 
     @admin.display(description="Last synced", ordering="synced_at")
     def last_synced(self, obj: WeeklyMetric) -> str:
@@ -181,14 +158,16 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.display(description="Via webhook")
     def since_sync(self, obj: WeeklyMetric) -> str:
-        if obj.webhook_visitors is None:
+        week: numbers.Week = obj.numbers
+        visitors, pageviews = week.from_webhook("visitors"), week.from_webhook("pageviews")
+        if visitors is None:
             return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
         return format_html(
             '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
-            signed(obj.webhook_visitors),
-            signed(obj.webhook_pageviews or 0),
-            signed(obj.webhook_visitors),
-            signed(obj.webhook_pageviews or 0),
+            signed(visitors),
+            signed(pageviews or 0),
+            signed(visitors),
+            signed(pageviews or 0),
         )
 
     @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
@@ -243,12 +222,13 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         return csv_response(changelist.queryset)
 
     def get_changelist_instance(self, request: HttpRequest):
-        """The list, with each shown week's stats (for "vs. same week last year"): one query
-        more for the whole page."""
+        """The list, each shown week with its numbers from the read model (`obj.numbers`): one
+        query more for the whole page, reading the weeks before and a year before even where
+        the list's filters and date drill-down leave them out."""
         changelist = super().get_changelist_instance(request)
-        by_week = {row.week_start: row for row in stats.weekly_stats(changelist.result_list).rows}
+        table = numbers.read_weeks(changelist.result_list)
         for obj in changelist.result_list:
-            obj.stats = by_week[obj.week_start]
+            obj.numbers = table.week(obj.week_start)
         return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -257,7 +237,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             "title": "Weekly metrics",
             **(extra_context or {}),
             "weekly_chart": chart.weekly_chart(),
-            "headline": stats.headline(),
+            "headline": numbers.headline(),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
             "export_url": reverse("admin:metrics_weeklymetric_export"),
         }
@@ -266,7 +246,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
 def csv_response(queryset: QuerySet) -> HttpResponse:
     """The weeks of `queryset` as the stats API's CSV, for download."""
-    rows = stats.weekly_stats(queryset.order_by()).rows
-    response = HttpResponse(stats.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
-    response["Content-Disposition"] = f'attachment; filename="{stats.csv_filename(rows)}"'
+    rows = numbers.read_weeks(queryset.order_by()).weeks
+    response = HttpResponse(numbers.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
+    response["Content-Disposition"] = f'attachment; filename="{numbers.csv_filename(rows)}"'
     return response

@@ -11,9 +11,9 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
+from metrics import numbers
 from metrics.core import secrets, weeks
 from metrics.http.params import BadParameter, allow_methods, bearer_refusal, date_parameter, single_values
-from metrics.numbers import stats
 from metrics.presentation import error_response
 
 logger = logging.getLogger(__name__)
@@ -39,19 +39,19 @@ def weekly_stats(request: HttpRequest) -> HttpResponse:
         first, last, output = _stats_parameters(request)
     except BadParameter as err:
         return error_response(HTTPStatus.BAD_REQUEST, str(err))
-    table = stats.weekly_stats(stats.weeks_between(first, last))
+    table = numbers.read_weeks(numbers.weeks_between(first, last))
     if output == "csv":
         response = HttpResponse(
-            stats.write_csv(table.rows), content_type="text/csv; charset=utf-8; header=present"
+            numbers.write_csv(table.weeks), content_type="text/csv; charset=utf-8; header=present"
         )
-        response["Content-Disposition"] = f'attachment; filename="{stats.csv_filename(table.rows)}"'
+        response["Content-Disposition"] = f'attachment; filename="{numbers.csv_filename(table.weeks)}"'
     else:
         document = {
             "ok": True,
             "from": first.isoformat() if first else None,
             "to": last.isoformat(),
             "current_week": weeks.current_week_start().isoformat(),
-            "weeks": [row.as_json() for row in table.rows],
+            "weeks": [numbers.week_json(week) for week in table.weeks],
         }
         response = HttpResponse(json.dumps(document), content_type="application/json")
     # Revalidated on every poll (the numbers change all week), cheaply: an unchanged answer is

@@ -17,9 +17,10 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.core import schedule, weeks
+from metrics import numbers
+from metrics.core import schedule
 from metrics.core.logsafe import loggable
-from metrics.models import Alert, SyncRun, WebhookDelivery, WeeklyMetric
+from metrics.models import Alert, SyncRun, WebhookDelivery
 from metrics.reports import alert_webhook, mail
 from metrics.reports.weekly import admin_url, last_complete_week
 
@@ -149,21 +150,18 @@ def _webhook_quiet(now: dt.datetime) -> Condition:
 
 
 def _drop() -> Condition:
-    week = last_complete_week()
-    rows = dict(
-        WeeklyMetric.objects.filter(week_start__in=[week, week - weeks.ONE_WEEK]).values_list(
-            "week_start", "visitors"
-        )
-    )
-    current, before = rows.get(week), rows.get(week - weeks.ONE_WEEK)
+    week_start = last_complete_week()
+    week = numbers.read_range(week_start, week_start).week(week_start)
+    change = week.change("visitors") if week is not None else None
     share = settings.VISITORSYNC_ALERT_DROP
-    if current is None or not before or (before - current) / before <= share:
+    if change is None or -change <= share:
         return Condition(Alert.Kind.DROP, False)
     return Condition(
         Alert.Kind.DROP,
         True,
-        f"Visitors in the week of {week} fell to {current:,} from {before:,} the week before "
-        f"({(current - before) / before * 100:+.0f}%, more than VISITORSYNC_ALERT_DROP={share:g}). "
+        f"Visitors in the week of {week_start} fell to {week.value('visitors'):,} from "
+        f"{week.previous('visitors'):,} the week before "
+        f"({change * 100:+.0f}%, more than VISITORSYNC_ALERT_DROP={share:g}). "
         f"Weeks: {admin_url(reverse('admin:metrics_weeklymetric_changelist'))}",
     )
 

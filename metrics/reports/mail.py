@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from metrics.core.logsafe import loggable
 from metrics.models import ReportDelivery
+from metrics.numbers import METRICS
 from metrics.reports.errors import ReportNotConfigured, ReportNotSent
 from metrics.reports.weekly import WeeklyReport, build_report, format_change
 
@@ -164,26 +165,22 @@ def _record(delivery: ReportDelivery, *, status: str, subject: str, error: str =
 
 def _display(report: WeeklyReport) -> dict:
     """Ready-to-show strings, so both templates say the same thing."""
-    previous, year, average = (
-        report.change_from_previous,
-        report.change_from_year_ago,
-        report.change_from_average,
-    )
-    peak = max((w.visitors for w in report.history), default=0) or 1
+    week = report.week
+    peak = max((w.value("visitors") for w in report.history), default=0) or 1
     return {
         "rows": [
-            {"label": "Week before", "week": report.previous, "visitors": format_change(previous.visitors),
-             "pageviews": format_change(previous.pageviews)},
+            {"label": "Week before", "week": report.previous,
+             **{name: format_change(week.change(name)) for name in METRICS}},
             {"label": "Same week a year earlier", "week": report.year_ago,
-             "visitors": format_change(year.visitors), "pageviews": format_change(year.pageviews)},
+             **{name: format_change(week.change_from_last_year(name)) for name in METRICS}},
             {"label": "Average of the 4 weeks before", "week": None,
-             "visitors": format_change(average.visitors), "pageviews": format_change(average.pageviews),
-             "average_visitors": report.average_visitors, "average_pageviews": report.average_pageviews},
+             **{name: format_change(report.change_from_average(name)) for name in METRICS},
+             **{f"average_{name}": report.average(name) for name in METRICS}},
         ],
         "any_unconfirmed": any(not w.confirmed for w in report.history),
         "history_rows": [
-            {"week": w, "bar": max(1, round(160 * w.visitors / peak)),
-             "current": w.week_start == report.week.week_start}
+            {"week": w, "bar": max(1, round(160 * w.value("visitors") / peak)),
+             "current": w.week_start == week.week_start}
             for w in report.history
         ],
     }  # fmt: skip
