@@ -165,7 +165,7 @@ def test_slow_clients_do_not_delay_a_delivery_through_the_proxy(proxied):
     )
     with slow:
         try:
-            # Generous: through nginx it takes milliseconds (bench/slow_clients.py measures
+            # Generous: through nginx it takes milliseconds (bench/webhook_slow_clients.py measures
             # it); without nginx it is not answered at all (the test above).
             response = proxied.deliver(proxied.https, timeout=5)
         except requests.Timeout:
