@@ -73,6 +73,7 @@ def test_document_is_served_from_docs(client):
     assert refused.status_code == HTTPStatus.METHOD_NOT_ALLOWED and refused.json()["ok"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_and_no_answer_the_document_forbids(
     live_server, settings, tmp_path

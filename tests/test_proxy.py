@@ -33,6 +33,8 @@ from tests.support.stack import (
 )
 from tests.support.webhook_payloads import pageview
 
+pytestmark = pytest.mark.slow
+
 SECRET = "proxy-test-webhook-secret-" + "w" * 20
 SLOW_CLIENTS = 64  # 8 would do (one per thread); more, so each worker surely gets its share
 SLOW_BODIES = 16  # of them drip the body of an authenticated delivery, after whole headers
