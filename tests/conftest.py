@@ -1,5 +1,6 @@
 import pytest
 
+from tests.support.background import BACKEND, BackgroundSyncs, RecordingThreadBackend, join_all
 from tests.support.helpers import CRON_SECRET, WEBHOOK_SECRET
 from tests.support.posthog_stub import PostHogStub, generate_events
 
@@ -14,6 +15,19 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr("metrics.posthog.client.sleep_for", waits.append)
     monkeypatch.setattr("metrics.posthog.client.monotonic_now", lambda: 1000.0 + sum(waits))
     return waits
+
+
+@pytest.fixture
+def background_syncs(settings):
+    """Syncs started in the background run in threads of ThreadBackend, as in production, and
+    `background_syncs.wait_until_finished(run_id)` waits for one (tests/support/background.py)."""
+    settings.TASKS = {"default": {"BACKEND": BACKEND}}
+    RecordingThreadBackend.forget()
+    yield BackgroundSyncs()
+    # No thread of this test may outlive it: its database is flushed next.
+    still_running = join_all(RecordingThreadBackend.threads(), timeout=30)
+    RecordingThreadBackend.forget()
+    assert not still_running, f"background threads still running after the test: {still_running}"
 
 
 @pytest.fixture

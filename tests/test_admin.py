@@ -15,7 +15,6 @@ from django.utils import timezone
 from metrics import numbers
 from metrics.admin.chart import build_chart
 from metrics.core import weeks
-from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
 from tests.support.admin import SYNC_START_URL, SYNC_URL, messages_of, staff
 from tests.support.helpers import expected, stored_numbers, truth
@@ -218,7 +217,7 @@ def test_starting_while_another_sync_runs_is_a_409_naming_it(admin_client, posth
 # --- Starting a sync with JavaScript (background thread, polled progress) ----------------------------
 @pytest.mark.django_db(transaction=True)
 def test_json_post_runs_in_the_background_and_progress_reports_the_result(
-    admin_client, posthog_stub, settings
+    admin_client, posthog_stub, settings, background_syncs
 ):
     settings.VISITORSYNC_CHUNK_WEEKS = 4
     posthog_stub.barrier_before_answer = gate = __import__("threading").Event()
@@ -231,7 +230,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
     assert running["status"] == SyncRun.Status.RUNNING and "result_html" not in running
     assert running["weeks_total"] == settings.VISITORSYNC_BACKFILL_WEEKS
     gate.set()
-    assert background.wait_for(run_id, timeout=30)
+    background_syncs.wait_until_finished(run_id)
     finished = admin_client.get(progress_url).json()
     assert finished["status"] == SyncRun.Status.SUCCEEDED
     assert finished["weeks_done"] == finished["weeks_total"] == settings.VISITORSYNC_BACKFILL_WEEKS
@@ -242,10 +241,12 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_background_failure_is_recorded_and_reported_by_progress(admin_client, posthog_stub, no_sleep):
+def test_background_failure_is_recorded_and_reported_by_progress(
+    admin_client, posthog_stub, no_sleep, background_syncs
+):
     posthog_stub.fail_next(401, {"detail": "Invalid personal API key."})
     run_id = admin_client.post(SYNC_START_URL).json()["id"]
-    assert background.wait_for(run_id, timeout=30)
+    background_syncs.wait_until_finished(run_id)
     finished = admin_client.get(reverse("admin:metrics_weeklymetric_sync_progress", args=[run_id])).json()
     assert finished["status"] == SyncRun.Status.FAILED
     assert "rejected the API key" in finished["result_html"]

@@ -8,7 +8,6 @@ import pytest
 
 from metrics import numbers
 from metrics.core import weeks
-from metrics.jobs import background
 from metrics.models import SyncRun, WeeklyMetric
 from tests.support.browser import ARTIFACTS, DOCS_IMAGES, DOCS_SCREENSHOTS, browser_marks, log_in_as_superuser
 
@@ -17,7 +16,7 @@ pytestmark = browser_marks
 
 @pytest.mark.django_db(transaction=True)
 def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
-    live_server, posthog_stub, settings, browser_page
+    live_server, posthog_stub, settings, browser_page, background_syncs
 ):
     from playwright.sync_api import expect
 
@@ -108,7 +107,7 @@ def test_start_a_sync_see_progress_then_result_and_the_new_numbers(
             clip={"x": 0, "y": 0, "width": 1280, "height": sixth["y"] + sixth["height"] + 1},
         )
     # The sync's thread closes its database connection after recording the result.
-    assert background.wait_for(SyncRun.objects.get().pk, timeout=30)
+    background_syncs.wait_until_finished(SyncRun.objects.get().pk)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from metrics.models import SyncRun, WeeklyMetric
 
 
 @pytest.mark.django_db(transaction=True)
-def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, settings):
+def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, settings, background_syncs):
     pending = tracker.start_sync_all_metrics(
         tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN, started_by="ann")
     )
@@ -18,9 +18,7 @@ def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, se
         tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.CRON))
     assert caught.value.run == pending.run
     background.execute_in_background(pending)
-    assert background.wait_for(pending.run.pk, timeout=30)
-    pending.run.refresh_from_db()
-    assert pending.run.status == SyncRun.Status.SUCCEEDED
+    assert background_syncs.wait_until_finished(pending.run.pk).status == SyncRun.Status.SUCCEEDED
     assert WeeklyMetric.objects.count() == settings.VISITORSYNC_BACKFILL_WEEKS
     # The lock is free again.
     assert (
@@ -30,18 +28,13 @@ def test_claimed_sync_holds_the_lock_until_executed_in_a_thread(posthog_stub, se
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_background_sync_is_recorded_and_frees_the_lock(posthog_stub, no_sleep):
+def test_a_failed_background_sync_is_recorded_and_frees_the_lock(posthog_stub, no_sleep, background_syncs):
     posthog_stub.fail_next(404)
     pending = tracker.start_sync_all_metrics(tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN))
     background.execute_in_background(pending)
-    assert background.wait_for(pending.run.pk, timeout=30)
-    pending.run.refresh_from_db()
-    assert pending.run.status == SyncRun.Status.FAILED and "POSTHOG_PROJECT_ID" in pending.run.error
+    run = background_syncs.wait_until_finished(pending.run.pk)
+    assert run.status == SyncRun.Status.FAILED and "POSTHOG_PROJECT_ID" in run.error
     assert not SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists()
-
-
-def test_waiting_for_an_unknown_run_returns_at_once():
-    assert background.wait_for(10**9, timeout=0)
 
 
 @pytest.mark.django_db(transaction=True)

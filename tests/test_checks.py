@@ -35,6 +35,7 @@ def test_a_query_timeout_that_is_not_positive_is_reported(settings, capsys, valu
     assert "metrics.W001" in err and "POSTHOG_QUERY_TIMEOUT must be a number of seconds above 0" in err
 
 
+@pytest.mark.slow
 def test_the_old_abandon_setting_name_still_works_and_is_reported():
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -58,6 +59,7 @@ def test_the_old_abandon_setting_name_still_works_and_is_reported():
     )
 
 
+@pytest.mark.slow
 def test_the_new_abandon_setting_wins_and_is_not_reported():
     both = {"SECRET_KEY": "x" * 50, "VISITORSYNC_SYNC_ABANDON_AFTER": "300"}
     assert read_setting("VISITORSYNC_SYNC_ABANDON_AFTER", **both).stdout.strip() == "300"

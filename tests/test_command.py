@@ -95,6 +95,7 @@ def test_lock_held_is_a_command_error(posthog_stub):
     assert SyncRun.objects.count() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_real_process_exits_nonzero_on_failure_and_zero_on_success(posthog_stub, settings):
     """Schedulers see the exit status of a separate process, over real HTTP to the stub."""

@@ -112,6 +112,7 @@ def test_log_setting_appends_output_to_a_file(crontab, settings):
     assert installed_line(crontab)["command"].endswith(">> '/var/log/vs crontab.log' 2>&1")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_installed_line_runs_a_real_sync(crontab, posthog_stub, settings, tmp_path):
     crontab_command("add")
@@ -130,6 +131,7 @@ def test_the_installed_line_runs_a_real_sync(crontab, posthog_stub, settings, tm
     assert f"sync run={run.pk} trigger=crontab" in result.stderr  # the INFO line cron mails or logs
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_installed_line_records_and_logs_a_posthog_failure(crontab, posthog_stub, tmp_path):
     crontab_command("add")
@@ -145,6 +147,7 @@ def test_installed_line_records_and_logs_a_posthog_failure(crontab, posthog_stub
     assert WeeklyMetric.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_installed_line_logs_a_lock_conflict_once_without_a_traceback(crontab, posthog_stub, tmp_path):
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRON)

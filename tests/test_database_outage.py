@@ -13,9 +13,13 @@ import sys
 import threading
 import time
 
-from tests.support.outage import outage_stack, wait_for_query
+import pytest
+
 from tests.support.posthog_stub import PostHogStub, generate_events
 from tests.support.stack import ROOT, manage, postgres_url_or_skip, production_env, start_serve
+from tests.support.sync_outage import outage_stack, wait_for_query
+
+pytestmark = pytest.mark.slow
 
 # A heartbeat every second (a sixth of the limit), so one falls inside a short outage.
 FAST_HEARTBEAT = {"VISITORSYNC_SYNC_ABANDON_AFTER": "6", "VISITORSYNC_BACKFILL_WEEKS": "4"}

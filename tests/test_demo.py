@@ -87,6 +87,7 @@ def stored_weeks(database: Path) -> dict[dt.date, tuple[int, int]]:
     return {dt.date.fromisoformat(week): (visitors, views) for week, visitors, views in rows}
 
 
+@pytest.mark.slow
 def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"

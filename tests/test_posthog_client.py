@@ -1,6 +1,5 @@
 """The PostHog client against `responses` mocks: what it sends, retries and refuses."""
 
-import dataclasses
 import datetime as dt
 import json
 import urllib.parse
@@ -11,15 +10,10 @@ import responses
 from responses import matchers
 
 from metrics import posthog
-from metrics.posthog import PostHogClient, PostHogConfig
+from metrics.posthog import PostHogClient
 from tests.support.helpers import QUERY_URL, monday, query_bounds
 
 FIRST = monday(2025, 1, 6)
-
-
-def client(**overrides) -> PostHogClient:
-    config = PostHogConfig.from_settings()
-    return PostHogClient(dataclasses.replace(config, **overrides))
 
 
 def rows_for(first: dt.date, count: int) -> list[list]:
@@ -61,7 +55,7 @@ def test_request_names_mode_timezone_event_and_limit(settings):
             ),
         ],
     )
-    counts = client().weekly_counts(first_week=dt.date(2025, 1, 5), last_week=dt.date(2025, 1, 5))
+    counts = PostHogClient().weekly_counts(first_week=dt.date(2025, 1, 5), last_week=dt.date(2025, 1, 5))
     assert counts.for_week(dt.date(2025, 1, 5)) == posthog.WeekCount(dt.date(2025, 1, 5), 3, 9)
     sent = responses.calls[0].request
     query = json.loads(sent.body)["query"]["query"]
@@ -75,14 +69,14 @@ def test_request_names_mode_timezone_event_and_limit(settings):
 def test_truncated_answer_is_refused():
     responses.post(QUERY_URL, json={"results": rows_for(FIRST, 2), "hasMore": True})
     with pytest.raises(posthog.PostHogBadResponse, match="truncated"):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
 
 
 @responses.activate
 def test_one_call_is_one_query_for_the_whole_range():
     """The tracker decides the ranges; the client answers the range it is given in one query."""
     responses.post(QUERY_URL, json=ok([]))
-    result = client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
+    result = PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=259))
     assert len(responses.calls) == 1
     assert result.counts == {}
     values = query_bounds(responses.calls[0].request.body)
@@ -95,7 +89,7 @@ def test_a_full_page_of_rows_is_refused_even_without_has_more():
     last = FIRST + dt.timedelta(weeks=posthog.ROW_LIMIT + 99)
     responses.post(QUERY_URL, json=ok(rows_for(FIRST, posthog.ROW_LIMIT)))
     with pytest.raises(posthog.PostHogBadResponse, match="cut short"):
-        client().weekly_counts(first_week=FIRST, last_week=last)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=last)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +100,7 @@ def test_a_full_page_of_rows_is_refused_even_without_has_more():
 def test_unreadable_retry_after_falls_back_to_backoff(value, no_sleep):
     responses.post(QUERY_URL, json={"detail": "slow down"}, status=429, headers={"Retry-After": value})
     responses.post(QUERY_URL, json=ok([]))
-    client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(no_sleep) == 1
     assert 0 <= no_sleep[0] <= 60
 
@@ -114,7 +108,7 @@ def test_unreadable_retry_after_falls_back_to_backoff(value, no_sleep):
 @responses.activate
 def test_datetime_week_values_are_accepted():
     responses.post(QUERY_URL, json=ok([["2025-01-06T00:00:00+01:00", 4, 8]]))
-    counts = client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    counts = PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert counts.for_week(FIRST).visitors == 4
 
 
@@ -127,7 +121,7 @@ def test_datetime_week_values_are_accepted():
 def test_malformed_rows_are_refused(results):
     responses.post(QUERY_URL, json=ok(results))
     with pytest.raises(posthog.PostHogBadResponse):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST + dt.timedelta(weeks=1))
 
 
 NOT_COUNTS = [5.9, 5.0, True, False, "5", None, -1, 2**63, [5], {"n": 5}]
@@ -142,14 +136,14 @@ def test_only_json_integers_are_accepted_as_counts(column, value):
     row[column] = value
     responses.post(QUERY_URL, json=ok([row]))
     with pytest.raises(posthog.PostHogBadResponse, match="not a whole number") as caught:
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert "2025-01-06" in str(caught.value) and "nothing was stored" in str(caught.value)
 
 
 @responses.activate
 def test_the_largest_64_bit_count_is_accepted():
     responses.post(QUERY_URL, json=ok([["2025-01-06", 2**63 - 1, 2**63 - 1]]))
-    counts = client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    counts = PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert counts.for_week(FIRST) == posthog.WeekCount(FIRST, 2**63 - 1, 2**63 - 1)
 
 
@@ -159,7 +153,7 @@ def test_a_week_that_appears_twice_is_refused_naming_the_week():
     rows = [[FIRST.isoformat(), 1, 2], [second.isoformat(), 3, 4], [second.isoformat(), 5, 6]]
     responses.post(QUERY_URL, json=ok(rows))
     with pytest.raises(posthog.PostHogBadResponse, match=f"week {second} twice"):
-        client().weekly_counts(first_week=FIRST, last_week=second)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=second)
 
 
 @pytest.mark.parametrize(
@@ -171,37 +165,39 @@ def test_a_week_that_appears_twice_is_refused_naming_the_week():
 def test_a_week_that_is_not_a_date_string_is_refused(week):
     responses.post(QUERY_URL, json=ok([[week, 1, 2]]))
     with pytest.raises(posthog.PostHogBadResponse, match="malformed row"):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
 
 
 @responses.activate
 def test_a_row_with_extra_columns_is_refused():
     responses.post(QUERY_URL, json=ok([["2025-01-06", 1, 2, 3]]))
     with pytest.raises(posthog.PostHogBadResponse, match="malformed row"):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
 
 
 @responses.activate
 def test_non_json_answer_is_a_bad_response():
     responses.post(QUERY_URL, body="<html>proxy</html>", status=200)
     with pytest.raises(posthog.PostHogBadResponse, match="not JSON"):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"api_key": ""}, "POSTHOG_API_KEY is not set"),
-        ({"project_id": ""}, "POSTHOG_PROJECT_ID is not set"),
-        ({"project_id": "abc"}, "must be a number"),
-        ({"api_key": "phc_projectkey"}, "project API key"),
-        ({"host": "https://us.i.posthog.com"}, "ingestion host"),
+        ({"POSTHOG_API_KEY": ""}, "POSTHOG_API_KEY is not set"),
+        ({"POSTHOG_PROJECT_ID": ""}, "POSTHOG_PROJECT_ID is not set"),
+        ({"POSTHOG_PROJECT_ID": "abc"}, "must be a number"),
+        ({"POSTHOG_API_KEY": "phc_projectkey"}, "project API key"),
+        ({"POSTHOG_HOST": "https://us.i.posthog.com"}, "ingestion host"),
     ],
 )
 @responses.activate
-def test_unusable_configuration_sends_nothing(overrides, message):
+def test_unusable_configuration_sends_nothing(overrides, message, settings):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
     with pytest.raises(posthog.PostHogNotConfigured, match=message):
-        client(**overrides).weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 0
 
 
@@ -219,7 +215,7 @@ def test_unusable_configuration_sends_nothing(overrides, message):
 def test_client_errors_are_not_retried(status, error, message, no_sleep):
     responses.post(QUERY_URL, json={"detail": "nope"}, status=status)
     with pytest.raises(error, match=message):
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 1
     assert no_sleep == []
 
@@ -245,7 +241,7 @@ def test_a_redirect_never_shows_the_api_key(location, shown, no_sleep):
     """A redirect's Location is shown as scheme, host and path only, with the key cut out."""
     responses.post(QUERY_URL, status=302, headers={"Location": location})
     with pytest.raises(posthog.PostHogBadResponse, match="redirect") as caught:
-        client().weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     message = str(caught.value)
     assert KEY not in message and KEY not in urllib.parse.unquote(message)
     assert "secret" not in message and "frag" not in message
@@ -258,7 +254,7 @@ def test_server_error_is_retried_then_succeeds(no_sleep):
     responses.post(QUERY_URL, json={"detail": "boom"}, status=502)
     responses.post(QUERY_URL, json={"detail": "boom"}, status=503)
     responses.post(QUERY_URL, json=ok(rows_for(FIRST, 1)))
-    posthog_client = client()
+    posthog_client = PostHogClient()
     counts = posthog_client.weekly_counts(first_week=FIRST, last_week=FIRST)
     assert counts.for_week(FIRST).visitors == 10
     assert len(no_sleep) == 2
@@ -267,20 +263,22 @@ def test_server_error_is_retried_then_succeeds(no_sleep):
 
 
 @responses.activate
-def test_connection_errors_are_retried_then_reported(no_sleep):
+def test_connection_errors_are_retried_then_reported(no_sleep, settings):
+    settings.POSTHOG_MAX_ATTEMPTS = 3
     responses.post(QUERY_URL, body=requests.ConnectionError("refused"))
     with pytest.raises(posthog.PostHogUnavailable, match="Could not reach PostHog"):
-        client(max_attempts=3).weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 3
     assert len(no_sleep) == 2
 
 
 @responses.activate
-def test_an_answer_cut_off_midway_is_retried_then_reported(no_sleep):
+def test_an_answer_cut_off_midway_is_retried_then_reported(no_sleep, settings):
     """A connection that breaks while the answer comes in is PostHog being unavailable, not a bug."""
+    settings.POSTHOG_MAX_ATTEMPTS = 2
     responses.post(QUERY_URL, body=requests.exceptions.ChunkedEncodingError("Connection broken"))
     with pytest.raises(posthog.PostHogUnavailable, match="ChunkedEncodingError"):
-        client(max_attempts=2).weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 2
 
 
@@ -294,35 +292,37 @@ def test_retry_after_is_honoured(no_sleep):
     }
     responses.post(QUERY_URL, json=throttled, status=429, headers={"Retry-After": "12"})
     responses.post(QUERY_URL, json=ok([]))
-    client().weekly_counts(first_week=FIRST, last_week=FIRST)
+    PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert no_sleep == [12.0]
 
 
 @responses.activate
-def test_retry_after_is_capped(no_sleep):
+def test_retry_after_is_capped(no_sleep, settings):
+    settings.POSTHOG_RETRY_AFTER_CAP, settings.POSTHOG_RETRY_DEADLINE = 30, 1000
     responses.post(QUERY_URL, json={"detail": "slow down"}, status=429, headers={"Retry-After": "21600"})
     responses.post(QUERY_URL, json=ok([]))
-    client(retry_after_cap=30, retry_deadline=1000).weekly_counts(first_week=FIRST, last_week=FIRST)
+    PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert no_sleep == [30.0]
 
 
 @responses.activate
-def test_rate_limit_that_outlasts_retries_is_reported(no_sleep):
+def test_rate_limit_that_outlasts_retries_is_reported(no_sleep, settings):
+    settings.POSTHOG_MAX_ATTEMPTS = 4
     responses.post(
         QUERY_URL, json={"detail": "Request was throttled."}, status=429, headers={"Retry-After": "1"}
     )
     with pytest.raises(posthog.PostHogRateLimited, match="rate limiting"):
-        client(max_attempts=4).weekly_counts(first_week=FIRST, last_week=FIRST)
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     assert len(responses.calls) == 4
 
 
 @responses.activate
-def test_deadline_stops_retries_early(no_sleep):
+def test_deadline_stops_retries_early(no_sleep, settings):
+    settings.POSTHOG_MAX_ATTEMPTS, settings.POSTHOG_RETRY_DEADLINE = 10, 60
+    settings.POSTHOG_RETRY_AFTER_CAP = 60
     responses.post(QUERY_URL, json={"detail": "later"}, status=503, headers={"Retry-After": "50"})
     with pytest.raises(posthog.PostHogUnavailable, match="503"):
-        client(max_attempts=10, retry_deadline=60, retry_after_cap=60).weekly_counts(
-            first_week=FIRST, last_week=FIRST
-        )
+        PostHogClient().weekly_counts(first_week=FIRST, last_week=FIRST)
     # 50 s fits in the 60 s deadline once; a second wait would not.
     assert no_sleep == [50.0]
     assert len(responses.calls) == 2
@@ -339,6 +339,6 @@ def test_connection_test_reports_project_timezone():
             )
         ],
     )
-    info = client().test_connection()
+    info = PostHogClient().test_connection()
     assert info.timezone == "Europe/Paris"
     assert info.project_id == "12345"

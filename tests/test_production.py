@@ -27,12 +27,14 @@ from tests.support.stack import (
 
 
 # --- check --deploy ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_deploy_check_passes_with_the_documented_production_variables():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "check_id", "words"),
     [
@@ -57,6 +59,7 @@ def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):
     assert words in result.stderr
 
 
+@pytest.mark.slow
 def test_malformed_proxy_header_setting_is_refused_with_an_example():
     result = manage("check", env=production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"))
     assert result.returncode != 0
@@ -171,6 +174,7 @@ def test_gunicorn_refuses_a_non_numeric_size(monkeypatch):
 
 
 # --- scripts/serve --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_serve_refuses_to_start_without_database_url(tmp_path):
     result = subprocess.run(
         [str(ROOT / "scripts" / "serve")],
@@ -184,6 +188,7 @@ def test_serve_refuses_to_start_without_database_url(tmp_path):
     assert "DATABASE_URL is not set" in result.stderr
 
 
+@pytest.mark.slow
 def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(tmp_path):
     with fresh_postgres_database(postgres_url_or_skip(), prefix="prod_smoke") as database_url:
         serve_on_fresh_database(database_url, tmp_path)

@@ -33,6 +33,8 @@ from tests.support.stack import (
 )
 from tests.support.webhook_payloads import pageview
 
+pytestmark = pytest.mark.slow
+
 SECRET = "proxy-test-webhook-secret-" + "w" * 20
 SLOW_CLIENTS = 64  # 8 would do (one per thread); more, so each worker surely gets its share
 SLOW_BODIES = 16  # of them drip the body of an authenticated delivery, after whole headers
@@ -165,7 +167,7 @@ def test_slow_clients_do_not_delay_a_delivery_through_the_proxy(proxied):
     )
     with slow:
         try:
-            # Generous: through nginx it takes milliseconds (bench/slow_clients.py measures
+            # Generous: through nginx it takes milliseconds (bench/webhook_slow_clients.py measures
             # it); without nginx it is not answered at all (the test above).
             response = proxied.deliver(proxied.https, timeout=5)
         except requests.Timeout:

@@ -101,6 +101,7 @@ def test_the_cron_endpoint_answers_502_instead_of_waiting_for_a_trickle(client, 
     assert_hung_up(trickling)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_sync_command_process_fails_instead_of_waiting_for_a_trickle(trickling):
     """A separate process, as a scheduler runs it, over real HTTP to the trickling stub."""

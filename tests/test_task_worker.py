@@ -10,6 +10,8 @@ import signal
 import sys
 import time
 
+import pytest
+
 from tests.support.helpers import expected
 from tests.support.posthog_stub import PostHogStub, generate_events
 from tests.support.stack import (
@@ -46,6 +48,7 @@ def run_status(database_url: str, run_id: int) -> tuple[str, str]:
         return conn.execute("SELECT status, error FROM metrics_syncrun WHERE id = %s", (run_id,)).fetchone()
 
 
+@pytest.mark.slow
 def test_a_sync_started_from_the_admin_completes_although_the_web_process_was_killed(tmp_path, settings):
     settings.VISITORSYNC_TIMEZONE = "UTC"
     settings.VISITORSYNC_BACKFILL_WEEKS = 12

@@ -30,6 +30,8 @@ from tests.support.stack import (
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.webhook_payloads import encode, pageview
 
+pytestmark = pytest.mark.slow
+
 PATH = "/api/webhooks/posthog"
 SECRET = PRODUCTION_ENV["POSTHOG_WEBHOOK_SECRET"]
 # PostHog's own request timeout: an answer later than this is no answer. The code before

@@ -42,6 +42,8 @@ from tests.support.stack import (
 )
 from tests.support.webhook_payloads import pageview
 
+pytestmark = pytest.mark.slow
+
 TIMEZONE = "Europe/Berlin"
 WEEK_MODE = 3  # Monday weeks (VISITORSYNC_WEEK_START's default), as the app asks PostHog
 WEBHOOK_SECRET = "whole-system-webhook-secret-" + "w" * 20

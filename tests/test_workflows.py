@@ -38,6 +38,7 @@ def test_there_are_workflows_and_the_sync_one_is_among_them():
     assert SYNC_WORKFLOW in WORKFLOWS and len(WORKFLOWS) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_githubs_schema(path):
     result = subprocess.run(
@@ -49,6 +50,7 @@ def test_workflow_matches_githubs_schema(path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing():
     result = subprocess.run(
         [BIN / "zizmor", "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120
@@ -117,6 +119,7 @@ def app(live_server, settings, posthog_stub):
     return live_server.url + "/"  # a trailing slash in APP_URL is tolerated
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_succeeds_and_prints_the_summary(app, posthog_stub):
     result = run_script(app_url=app)
@@ -128,6 +131,7 @@ def test_script_succeeds_and_prints_the_summary(app, posthog_stub):
     assert SECRET not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_passes_since_and_dry_run(app, posthog_stub):
     since = weeks.current_week_start() - dt.timedelta(weeks=19)
@@ -138,6 +142,7 @@ def test_script_passes_since_and_dry_run(app, posthog_stub):
     assert WeeklyMetric.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_rejects_a_malformed_since_before_calling(app, posthog_stub):
     result = run_script(app_url=app, SINCE="2024-01-01&force=1")
@@ -146,6 +151,7 @@ def test_script_rejects_a_malformed_since_before_calling(app, posthog_stub):
     assert SyncRun.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_fails_on_401_without_retrying(app, posthog_stub):
     result = run_script(app_url=app, secret="wrong-secret")
@@ -155,6 +161,7 @@ def test_script_fails_on_401_without_retrying(app, posthog_stub):
     assert SyncRun.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_treats_409_as_a_skipped_run_not_a_failure(app, posthog_stub):
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.CRONTAB)
@@ -166,6 +173,7 @@ def test_script_treats_409_as_a_skipped_run_not_a_failure(app, posthog_stub):
     assert SyncRun.objects.count() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_script_does_not_retry_the_apps_own_502(app, posthog_stub):
     """The app already retried PostHog; asking again would only spend the team's queries."""
@@ -216,6 +224,7 @@ class FlakyProxy:
         self.server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("failures", "succeeds"), [(1, True), (3, False)])
 def test_script_retries_a_proxy_502_and_gives_up_after_three(failures, succeeds):
     proxy = FlakyProxy(failures)
@@ -229,6 +238,7 @@ def test_script_retries_a_proxy_502_and_gives_up_after_three(failures, succeeds)
     assert proxy.requests == min(failures + 1, 3)
 
 
+@pytest.mark.slow
 def test_script_retries_connection_errors_then_fails():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -239,6 +249,7 @@ def test_script_retries_connection_errors_then_fails():
     assert f"::error::Could not reach http://127.0.0.1:{port}" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("missing", ["APP_URL", "CRON_SECRET"])
 def test_script_names_a_missing_secret(missing):
     values = {"app_url": "http://127.0.0.1:9", "secret": "s"}

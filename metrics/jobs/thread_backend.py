@@ -11,15 +11,6 @@ from django_tasks.utils import get_random_id
 
 logger = logging.getLogger(__name__)
 
-_threads: dict[str, threading.Thread] = {}  # by task result id
-_registry_lock = threading.Lock()
-
-
-def registered_thread(result_id: str) -> threading.Thread | None:
-    """The thread running the task of this result id, if this process started it."""
-    with _registry_lock:
-        return _threads.get(result_id)
-
 
 class ThreadBackend(BaseTaskBackend):
     """A Tasks backend that runs each task in a new thread of this process.
@@ -48,15 +39,18 @@ class ThreadBackend(BaseTaskBackend):
             errors=[],
             worker_ids=[],
         )
-        thread = threading.Thread(
-            target=_run, args=(task, args, kwargs), name=f"visitorsync-task-{result.id[:8]}"
-        )
-        with _registry_lock:
-            for finished in [key for key, item in _threads.items() if not item.is_alive()]:
-                del _threads[finished]
-            _threads[result.id] = thread
-        thread.start()
+        self.start_thread(result)
         return result
+
+    def start_thread(self, result: TaskResult) -> threading.Thread:
+        """Start the thread that runs the task of `result` (named after its id) and return it."""
+        thread = threading.Thread(
+            target=_run,
+            args=(result.task, result.args, result.kwargs),
+            name=f"visitorsync-task-{result.id[:8]}",
+        )
+        thread.start()
+        return thread
 
 
 def _run(task, args, kwargs) -> None:

@@ -14,7 +14,6 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -44,7 +43,8 @@ TRANSPORT_ERRORS = (
 _in_flight = threading.Lock()
 
 
-# Module functions rather than time.* directly, so tests can replace the passage of time.
+# The client's clock and its pause between attempts, looked up at each call rather than
+# time.* directly: the tests' `no_sleep` fixture replaces both, so retries run without waiting.
 def sleep_for(seconds: float) -> None:
     time.sleep(seconds)
 
@@ -64,23 +64,15 @@ class ConnectionInfo:
 
 
 class PostHogClient:
-    """Talks to PostHog's Query API. Not thread-safe per instance; one per sync."""
+    """Talks to PostHog's Query API as the settings say (read when it is made; tests change
+    them with the `settings` fixture). Not thread-safe per instance; one per sync."""
 
-    def __init__(
-        self,
-        config: PostHogConfig | None = None,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.config = config or PostHogConfig.from_settings()
-        self.session = session or requests.Session()
+    def __init__(self) -> None:
+        self.config = PostHogConfig.from_settings()
+        self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, DeadlineAdapter())
-        self._sleep = sleep or sleep_for
-        self._clock = clock or monotonic_now
         self.queries = 0
 
     def ensure_configured(self) -> None:
@@ -118,13 +110,13 @@ class PostHogClient:
     def test_connection(self) -> ConnectionInfo:
         """Spend one trivial query to check host, project and key."""
         self.ensure_configured()
-        started = self._clock()
+        started = monotonic_now()
         body = self._query({"kind": "HogQLQuery", "query": "SELECT 1"}, name="visitorsync connection test")
         return ConnectionInfo(
             host=self.config.host,
             project_id=self.config.project_id,
             timezone=body.get("timezone") if isinstance(body.get("timezone"), str) else None,
-            elapsed=self._clock() - started,
+            elapsed=monotonic_now() - started,
         )
 
     # --- internals ----------------------------------------------------------------------
@@ -134,7 +126,7 @@ class PostHogClient:
             "Authorization": f"Bearer {self.config.api_key}",
             "Accept": "application/json",
         }
-        deadline = self._clock() + self.config.retry_deadline
+        deadline = monotonic_now() + self.config.retry_deadline
         attempt = 0
         while True:
             attempt += 1
@@ -173,7 +165,7 @@ class PostHogClient:
                         if not retryable(response):
                             raise failure
                         wait = self._retry_after(response) or self._backoff(attempt)
-            if attempt >= self.config.max_attempts or self._clock() + wait > deadline:
+            if attempt >= self.config.max_attempts or monotonic_now() + wait > deadline:
                 logger.warning(
                     "PostHog query %r failed after %d attempts: %s", name, attempt, loggable(failure)
                 )
@@ -185,7 +177,7 @@ class PostHogClient:
                 loggable(failure),
                 wait,
             )
-            self._sleep(wait)
+            sleep_for(wait)
 
     def _unreachable(self, err: Exception) -> errors.PostHogUnavailable:
         return errors.PostHogUnavailable(

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
 
 browser_marks = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(
         not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (scripts/test installs it)"
     ),

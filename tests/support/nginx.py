@@ -5,7 +5,7 @@ certificate paths replaced, inside a minimal main configuration like Debian's
 /etc/nginx/nginx.conf. nginx runs in the foreground (`daemon off`) in a process group of its
 own, with its pid file, logs and temporary files in a directory of the caller's, so it
 needs no root-owned path and tests/support/stack.py's stop_group stops it. Used by
-tests/test_proxy.py and bench/slow_clients.py.
+tests/test_proxy.py and bench/webhook_slow_clients.py.
 """
 
 import dataclasses

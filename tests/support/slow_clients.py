@@ -3,7 +3,7 @@
 Most drip the request line and headers; some send complete headers of an authenticated
 webhook delivery and then drip its body, as a client on a bad network would. Every
 request carries `slow-client` in its path, so a server log shows whether any reached it.
-Used by tests/test_proxy.py and bench/slow_clients.py.
+Used by tests/test_proxy.py and bench/webhook_slow_clients.py.
 """
 
 import contextlib

@@ -1,6 +1,6 @@
 """A sync run as its own process against a database the test can cut, and what it left behind.
 
-Shared by tests/test_database_outage.py and bench/database_outage.py: the app runs as
+Shared by tests/test_database_outage.py and bench/sync_lock_recovery.py: the app runs as
 `manage.py` processes (the way cron and users run it), PostgreSQL sits behind a TcpProxy,
 and the PostHog stand-in answers from fixture events with a latency the caller sets.
 """

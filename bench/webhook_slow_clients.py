@@ -14,8 +14,8 @@ of the window. A delivery's answer time runs from its send to its answer.
 Last, it leaves four clients dripping their headers to nginx until nginx drops them, and
 prints after how long (client_header_timeout).
 
-    .venv/bin/python bench/slow_clients.py
-    .venv/bin/python bench/slow_clients.py --deliveries 100 --window 8 --rounds 2
+    .venv/bin/python bench/webhook_slow_clients.py
+    .venv/bin/python bench/webhook_slow_clients.py --deliveries 100 --window 8 --rounds 2
 """
 
 import argparse

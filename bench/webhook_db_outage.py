@@ -7,8 +7,9 @@ connection open but forwards nothing, and accepts new ones that never complete),
 deliveries timed from the blackhole: the first waits on the open connection, the second has
 to open a new one. Then `restore()` and PostHog's retry must be counted.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/db_outage.py --rounds 5
-    ... bench/db_outage.py --set VISITORSYNC_WEBHOOK_DB_TIMEOUT=2 --set DATABASE_CONNECT_TIMEOUT=3
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/webhook_db_outage.py --rounds 5
+    ... bench/webhook_db_outage.py --set VISITORSYNC_WEBHOOK_DB_TIMEOUT=2 --set DATABASE_CONNECT_TIMEOUT=3
 
 DATABASE_URL names the server (a fresh database is created on it and dropped afterwards).
 Before the database timeouts, the first delivery of a round never got an answer.

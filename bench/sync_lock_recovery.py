@@ -8,7 +8,7 @@ TCP proxy (tests/support/tcp_proxy.py) and the loopback PostHog stub, and prints
 2. seconds from `kill -9` of a sync that waits on PostHog to the next sync being allowed,
    with VISITORSYNC_SYNC_ABANDON_AFTER at --abandon-after (default: the setting's default).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/database_outage.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/sync_lock_recovery.py
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.outage import outage_stack, wait_for_query
+from tests.support.sync_outage import outage_stack, wait_for_query
 
 
 def cut_to_recorded(stack, log_dir: Path, runs: int) -> list[float]:
