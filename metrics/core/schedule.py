@@ -6,11 +6,9 @@ import itertools
 
 from django.conf import settings
 
+from metrics.core.errors import ScheduleError
+
 _FIELD_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))  # minute hour dom month dow
-
-
-class ScheduleError(ValueError):
-    pass
 
 
 def _parse_field(text: str, low: int, high: int) -> frozenset[int]:

@@ -12,7 +12,8 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from metrics.core import secrets, weeks
-from metrics.http.params import BadParameter, allow_methods, bearer_refusal, date_parameter, single_values
+from metrics.core.errors import BadParameter
+from metrics.http.params import allow_methods, bearer_refusal, date_parameter, single_values
 from metrics.numbers import stats
 from metrics.presentation import error_response
 

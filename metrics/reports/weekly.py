@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.urls import reverse
 
 from metrics.core import weeks
+from metrics.core.errors import NoSuchWeek
 from metrics.models import WeeklyMetric
-from metrics.reports.errors import NoSuchWeek
 
 HISTORY_WEEKS = 8
 AVERAGE_WEEKS = 4

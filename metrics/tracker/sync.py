@@ -17,15 +17,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
 
 from metrics.core import weeks
-from metrics.core.logsafe import loggable
-from metrics.models import SyncRun, WeeklyMetric
-from metrics.posthog import (
-    PostHogClient,
-    PostHogError,
-    PostHogNotConfigured,
-)
-from metrics.tracker import apply, lock, ranges
-from metrics.tracker.errors import (
+from metrics.core.errors import (
     DatabaseUnavailable,
     InvalidSyncRequest,
     LockLost,
@@ -34,6 +26,14 @@ from metrics.tracker.errors import (
     UnknownWeek,
     WipeoutRefused,
 )
+from metrics.core.logsafe import loggable
+from metrics.models import SyncRun, WeeklyMetric
+from metrics.posthog import (
+    PostHogClient,
+    PostHogError,
+    PostHogNotConfigured,
+)
+from metrics.tracker import apply, lock, ranges
 from metrics.tracker.pageviews import prune_webhook_rows
 
 logger = logging.getLogger(__name__)
