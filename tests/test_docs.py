@@ -161,7 +161,10 @@ MESSAGES = [
         "No visitor: person.id or event.distinct_id must be a non-empty string.",
     ),
     ("metrics/http/params.py", " not allowed: use "),
-    ("metrics/http/posthog_webhook.py", "The database is unavailable right now; PostHog will retry this delivery."),
+    (
+        "metrics/http/posthog_webhook.py",
+        "The database is unavailable right now; PostHog will retry this delivery.",
+    ),
     ("metrics/http/posthog_webhook.py", "webhook refused from "),
     ("metrics/tracker/pageviews.py", "The database is unavailable right now; nothing was recorded "),
     ("metrics/tracker/pageviews.py", "The database failed to record the pageview; nothing was recorded "),
