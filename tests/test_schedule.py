@@ -14,16 +14,61 @@ from metrics.core import schedule
         ("0 9 * * 1-5", dt.timedelta(days=3)),  # Friday 09:00 to Monday 09:00
         ("0 0 * * 7", dt.timedelta(weeks=1)),  # 7 is Sunday too
         ("0 0 1 * *", dt.timedelta(days=31)),
+        # What cronsim reads beyond numbers, lists, ranges and steps.
+        ("0 9 * * mon-fri", dt.timedelta(days=3)),
+        ("0 0 1 jan,jul *", dt.timedelta(days=184)),  # 1 July to 1 January
+        ("0 0 L * *", dt.timedelta(days=31)),  # last day of the month: 28 February to 31 March
+        ("0 0 * * 5L", dt.timedelta(weeks=5)),  # last Friday of the month
+        ("0 0 * * MON#2", dt.timedelta(weeks=5)),  # second Monday of the month
+        ("5/15 * * * *", dt.timedelta(minutes=15)),  # 5, 20, 35, 50 past each hour
+        # Both day fields restricted: cron runs on either (the 13th, and every Friday).
+        ("0 0 13 * 5", dt.timedelta(weeks=1)),
+        # Gaps the whole year decides, not its first weeks.
+        ("0 0 * 2 *", dt.timedelta(days=338)),  # 28 February to 1 February
+        ("0 0 29 2 *", dt.timedelta(days=4 * 365 + 1)),
+        ("0 8-18 * * 1-5", dt.timedelta(days=2, hours=14)),  # Friday 18:00 to Monday 08:00
     ],
 )
 def test_longest_gap(expression, gap):
     assert schedule.longest_gap(expression) == gap
 
 
-@pytest.mark.parametrize("expression", ["", "* * * *", "61 * * * *", "*/0 * * * *", "a b c d e"])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "",
+        "* * * *",
+        "61 * * * *",
+        "*/0 * * * *",
+        "a b c d e",
+        "* * * * * *",  # cronsim's optional seconds field: cron has none
+        "0 0 31 2 *",  # no February has a 31st
+        "0 0 * * 8",
+        "0 0 ? * *",  # Quartz's "no specific day": cronsim does not read it
+    ],
+)
 def test_bad_expressions_are_refused(expression):
     with pytest.raises(schedule.ScheduleError):
         schedule.parse(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("1,61 * * * *", "'61' is out of range 0-59"),
+        ("0 0 0 * *", "'0' is out of range 1-31"),
+        ("0 x * * *", "the hour field 'x' is not valid: use 0-23"),
+    ],
+)
+def test_a_refusal_names_the_part_at_fault_and_what_the_field_accepts(expression, reason):
+    with pytest.raises(schedule.ScheduleError) as caught:
+        schedule.parse(expression)
+    assert str(caught.value) == f"{expression!r} is not a valid cron expression: {reason}"
+
+
+def test_an_expression_without_five_fields_says_so():
+    with pytest.raises(schedule.ScheduleError, match=r"^'0 \*/6 \* \*' is not a five-field cron expression$"):
+        schedule.parse("0 */6 * *")
 
 
 def test_stale_after_is_twice_the_gap(settings):

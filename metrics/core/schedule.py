@@ -1,70 +1,94 @@
-"""The sync schedule (a cron expression) and how long data may go without a sync."""
+"""The sync schedule (a cron expression) and how long data may go without a sync.
+
+cronsim (the cron parser and evaluator that Healthchecks.io maintains) reads and runs the
+expression, so all of cron's syntax works: lists, ranges, steps, month and weekday names,
+Sunday as 0 or 7, and cronsim's `L`, `LW`, `5L` (last Friday) and `MON#2` (second Monday).
+"""
 
 import datetime as dt
 import functools
 import itertools
+import re
 
+from cronsim import CronSim, CronSimError
 from django.conf import settings
 
-_FIELD_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))  # minute hour dom month dow
+from metrics.core.errors import ScheduleError
 
-
-class ScheduleError(ValueError):
-    pass
-
-
-def _parse_field(text: str, low: int, high: int) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            start, end = (int(x) for x in base.split("-", 1))
-        else:
-            start = end = int(base)
-        if step < 1 or start < low or end > high or start > end:
-            raise ScheduleError(f"{part!r} is out of range {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
+# Each field of a five-field expression: its name as cronsim's messages give it, its range,
+# and what it accepts besides numbers, lists, ranges and steps.
+_FIELDS = (
+    ("minute", 0, 59, ""),
+    ("hour", 0, 23, ""),
+    ("day-of-month", 1, 31, ", a day that the months given have, L or LW"),
+    ("month", 1, 12, " or JAN-DEC"),
+    ("day-of-week", 0, 7, " (0 and 7 are Sunday), SUN-SAT, 5L (last Friday) or MON#2 (second Monday)"),
+)
+# Any moment works: cron's pattern of days repeats, and four years hold every gap short of
+# a leap day's. Naive, as cron's wall clock is.
+_SAMPLE_START = dt.datetime(2025, 1, 1)
+_SAMPLE_END = dt.datetime(2029, 1, 1)
+_ONE_SECOND = dt.timedelta(seconds=1)
 
 
 @functools.lru_cache(maxsize=16)
-def parse(expression: str) -> tuple[frozenset[int], ...]:
-    """The five fields of a cron expression as sets of allowed values (Sunday = 0 or 7)."""
-    fields = expression.split()
-    if len(fields) != 5:
+def parse(expression: str) -> tuple[str, ...]:
+    """The five fields of a cron expression cronsim can run; raises ScheduleError otherwise."""
+    fields = tuple(expression.split())
+    if len(fields) != 5:  # cronsim also reads a sixth field, seconds, which cron does not have
         raise ScheduleError(f"{expression!r} is not a five-field cron expression")
     try:
-        parsed = [
-            _parse_field(text.replace("7", "0") if i == 4 else text, *_FIELD_RANGES[i])
-            for i, text in enumerate(fields)
-        ]
-    except ValueError as err:
-        raise ScheduleError(f"{expression!r} is not a valid cron expression: {err}") from err
-    return tuple(parsed)
+        CronSim(expression, _SAMPLE_START)
+    except CronSimError as err:
+        raise ScheduleError(f"{expression!r} is not a valid cron expression: {_why(fields, err)}") from err
+    return fields
+
+
+def _why(fields: tuple[str, ...], err: CronSimError) -> str:
+    """cronsim says which field is bad ("Bad minute"); say what is wrong with it and what works."""
+    for (name, low, high, also), text in zip(_FIELDS, fields, strict=True):
+        if str(err) != f"Bad {name}":
+            continue
+        for part in text.split(","):
+            if any(not low <= int(number) <= high for number in re.findall(r"\d+", part)):
+                return f"{part!r} is out of range {low}-{high}"
+        return f"the {name} field {text!r} is not valid: use {low}-{high}{also}"
+    return str(err)
 
 
 @functools.lru_cache(maxsize=16)
 def longest_gap(expression: str) -> dt.timedelta:
-    """The longest time between two runs of the schedule, over a sample of four weeks."""
-    minutes, hours, days, months, weekdays = parse(expression)
-    start = dt.datetime(2025, 1, 1)
-    fires = []
-    for offset in range(0, 4 * 7 * 24 * 60):
-        moment = start + dt.timedelta(minutes=offset)
-        if (
-            moment.minute in minutes
-            and moment.hour in hours
-            and moment.day in days
-            and moment.month in months
-            and (moment.isoweekday() % 7) in weekdays
-        ):
-            fires.append(moment)
-    if len(fires) < 2:
-        return dt.timedelta(days=31)  # monthly or rarer: a month is the honest bound
-    return max(b - a for a, b in itertools.pairwise(fires))
+    """The longest time between two runs of the schedule.
+
+    The hours and minutes of a cron expression are the same on every day it runs, so the
+    longest gap is either one within such a day or the one from a day's last run to the
+    next day's first: cronsim walks the times of one day, then the days (over four years).
+    """
+    minute, hour, day, month, weekday = parse(expression)
+    times = [
+        moment - _SAMPLE_START
+        for moment in itertools.takewhile(
+            lambda moment: moment.date() == _SAMPLE_START.date(),
+            CronSim(f"{minute} {hour} * * *", _SAMPLE_START - _ONE_SECOND),
+        )
+    ]
+    longest = max((b - a for a, b in itertools.pairwise(times)), default=dt.timedelta(0))
+    days = _days(f"0 0 {day} {month} {weekday}")
+    if len(days) < 2:
+        raise ScheduleError(f"{expression!r} is not a valid cron expression: it never runs twice in 50 years")
+    day_span = times[-1] - times[0]
+    return max(longest, *(b - a - day_span for a, b in itertools.pairwise(days)))
+
+
+def _days(expression: str) -> list[dt.datetime]:
+    """The midnights the expression runs on over the sample and the first one after it, or
+    the first two (cronsim looks up to 50 years past each)."""
+    days = []
+    for day in CronSim(expression, _SAMPLE_START - _ONE_SECOND):
+        days.append(day)
+        if day >= _SAMPLE_END and len(days) >= 2:
+            break
+    return days
 
 
 def stale_after() -> dt.timedelta:

@@ -11,10 +11,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from metrics import jobs, reports, tracker
 from metrics.core import secrets
+from metrics.core.errors import BadParameter, UnreadableBody
 from metrics.http.params import (
     FORM_TYPES,
-    BadParameter,
-    UnreadableBody,
     allow_methods,
     bearer_refusal,
     date_parameter,

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from django.http import HttpRequest, JsonResponse
 
 from metrics.core import secrets
+from metrics.core.errors import BadParameter
 from metrics.core.logsafe import loggable
 from metrics.presentation import error_response
 
@@ -20,14 +21,6 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-class BadParameter(ValueError):
-    """A request parameter that cannot be used; the message names it and what to send."""
-
-
-class UnreadableBody(BadParameter):
-    """A body in a format the endpoint does not read (it would be silently ignored)."""
 
 
 def allow_methods(*methods: str) -> Callable:

@@ -13,7 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from metrics import numbers
 from metrics.core import secrets, weeks
-from metrics.http.params import BadParameter, allow_methods, bearer_refusal, date_parameter, single_values
+from metrics.core.errors import BadParameter
+from metrics.http.params import allow_methods, bearer_refusal, date_parameter, single_values
 from metrics.presentation import error_response
 
 logger = logging.getLogger(__name__)

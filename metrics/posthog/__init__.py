@@ -1,15 +1,14 @@
 """PostHog's Query API: the one package that talks HTTP to PostHog.
 
 `client.py` holds the HTTP (a `requests.Session`, timeouts, retries, errors in words);
-`deadline.py` the total time limit of one attempt, which hangs up on an answer that trickles
-in; `query.py` the HogQL it sends and how the answer is read; `config.py` the settings and
-what is wrong with them; `errors.py` the `PostHogError` family. The tracker calls
+`attempt_deadline.py` the total time limit of one attempt, which hangs up on an answer that
+trickles in; `query.py` the HogQL it sends and how the answer is read; `config.py` the
+settings and what is wrong with them. The `PostHogError` family lives with every other error
+in `metrics.core.errors` and is re-exported here. The tracker calls
 `PostHogClient.weekly_counts` once per range of weeks it decides on.
 """
 
-from metrics.posthog.client import ConnectionInfo, PostHogClient
-from metrics.posthog.config import PostHogConfig
-from metrics.posthog.errors import (
+from metrics.core.errors import (
     PostHogAuthError,
     PostHogBadResponse,
     PostHogError,
@@ -20,6 +19,8 @@ from metrics.posthog.errors import (
     PostHogRateLimited,
     PostHogUnavailable,
 )
+from metrics.posthog.client import ConnectionInfo, PostHogClient
+from metrics.posthog.config import PostHogConfig
 from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_counts_query
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from metrics.posthog import errors
+from metrics.core import errors
 from metrics.posthog.config import PostHogConfig
 
 # 503 "Queries are a little too busy right now" and 429 are overload, gone in a while. A query

@@ -18,9 +18,8 @@ from typing import Any
 
 import requests
 
-from metrics.core import weeks
+from metrics.core import errors, weeks
 from metrics.core.logsafe import loggable
-from metrics.posthog import errors
 from metrics.posthog.answers import error_for, json_object, retryable
 from metrics.posthog.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.config import PostHogConfig

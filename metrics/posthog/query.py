@@ -6,7 +6,7 @@ from typing import Any
 
 from metrics.core import weeks
 from metrics.core.counting import HostPattern
-from metrics.posthog.errors import PostHogBadResponse
+from metrics.core.errors import PostHogBadResponse
 
 # PostHog answers at most 100 rows without a LIMIT, and at most 50,000 with one.
 ROW_LIMIT = 1000

@@ -9,11 +9,9 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from metrics.core.errors import WebhookNotSent
+
 CONNECT_TIMEOUT = 5.0
-
-
-class WebhookNotSent(Exception):
-    """The webhook URL refused the message or could not be reached."""
 
 
 def webhook_configured() -> bool:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from metrics import numbers
 from metrics.core import schedule
+from metrics.core.errors import MailNotConfigured, VisitorsyncError, WebhookNotSent
 from metrics.core.logsafe import loggable
 from metrics.models import Alert, SyncRun, WebhookDelivery
 from metrics.reports import alert_webhook, mail
@@ -209,10 +210,9 @@ def _send(alert: Alert, phase: str) -> dict[str, str]:
                 mail.send_alert_mail(subject=subject, text=text)
             else:
                 alert_webhook.post_text(f"{subject}\n{text}")
-        except (alert_webhook.WebhookNotSent, *mail.MAIL_ERRORS) as err:
-            detail = (
-                str(err) if isinstance(err, alert_webhook.WebhookNotSent) else f"{type(err).__name__}: {err}"
-            )
+        except (WebhookNotSent, MailNotConfigured, *mail.MAIL_ERRORS) as err:
+            # Our own errors are worded for the reader; a mail server's needs its type to make sense.
+            detail = str(err) if isinstance(err, VisitorsyncError) else f"{type(err).__name__}: {err}"
             error = f"{channel}: {detail}"[:500]
             errors.append(error)
             results[channel] = error

@@ -14,10 +14,10 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from metrics.core.errors import MailNotConfigured, ReportNotConfigured, ReportNotSent
 from metrics.core.logsafe import loggable
 from metrics.models import ReportDelivery
 from metrics.numbers import METRICS
-from metrics.reports.errors import ReportNotConfigured, ReportNotSent
 from metrics.reports.weekly import WeeklyReport, build_report, format_change
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def send_weekly_report(
     """Send the report for a week (default: the last complete one) to each report recipient once.
 
     A recipient who already has that week's report is skipped unless `force` (a test report
-    is always forced). Raises NoSuchWeek, ReportNotConfigured, or ReportNotSent (what did go
+    is always forced). Raises NoSuchWeek, ReportNotConfigured (MailNotConfigured without
+    EMAIL_URL), or ReportNotSent (what did go
     out is recorded; the rest is sent at the next call).
     """
     recipients = list(settings.VISITORSYNC_REPORT_RECIPIENTS if recipients is None else recipients)
@@ -94,7 +95,7 @@ def send_weekly_report(
         return ReportResult(report=report, sent=pending, skipped=skipped, dry_run=True)
     problem = mail_problem()
     if problem and pending:
-        raise ReportNotConfigured(problem)
+        raise MailNotConfigured(problem)
     sent, failures = [], []
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT) if pending else None
     for recipient in pending:
@@ -125,10 +126,11 @@ def send_weekly_report(
 
 
 def send_alert_mail(*, subject: str, text: str) -> None:
-    """One plain-text alert to every alert recipient; raises one of MAIL_ERRORS on failure."""
+    """One plain-text alert to every alert recipient; raises MailNotConfigured when mail is not
+    set up, one of MAIL_ERRORS when the mail server fails."""
     problem = mail_problem()
     if problem:
-        raise smtplib.SMTPException(problem)
+        raise MailNotConfigured(problem)
     send_mail(
         subject=subject,
         message=text,

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from metrics import numbers
 from metrics.core import weeks
-from metrics.reports.errors import NoSuchWeek
+from metrics.core.errors import NoSuchWeek
 
 HISTORY_WEEKS = 8
 AVERAGE_WEEKS = 4

@@ -1,13 +1,12 @@
 """The tracker service: the one place that changes weekly numbers.
 
-Every sync takes a `SyncOptions`; every error it raises derives from `TrackerError`. The
-tracker changes numbers and records runs; what runs after a sync (the alert check) is the
-job's business (`metrics.jobs`), so nothing here imports a neighbouring service.
+Every sync takes a `SyncOptions`; every error it raises derives from `TrackerError` (defined
+with every other error in `metrics.core.errors`, re-exported here). The tracker changes
+numbers and records runs; what runs after a sync (the alert check) is the job's business
+(`metrics.jobs`), so nothing here imports a neighbouring service.
 """
 
-from metrics.tracker.changes import WeekChange
-from metrics.tracker.connection import ConnectionReport, check_connection
-from metrics.tracker.errors import (
+from metrics.core.errors import (
     ConnectionTestFailed,
     DatabaseUnavailable,
     InvalidPageview,
@@ -23,6 +22,8 @@ from metrics.tracker.errors import (
     UnknownWeek,
     WipeoutRefused,
 )
+from metrics.tracker.changes import WeekChange
+from metrics.tracker.connection import ConnectionReport, check_connection
 from metrics.tracker.pageviews import (
     PageviewResult,
     PageviewStatus,

@@ -9,10 +9,10 @@ from django.conf import settings
 from django.db.models import F, Value
 from django.utils import timezone
 
+from metrics.core.errors import WipeoutRefused
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import WeekCount
 from metrics.tracker.changes import WeekChange
-from metrics.tracker.errors import WipeoutRefused
 
 # The stored numbers of one week, as read before its query (WeeklyMetric.values()).
 Snapshot = dict[dt.date, dict]

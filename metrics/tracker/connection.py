@@ -4,8 +4,8 @@ import dataclasses
 
 from django.conf import settings
 
+from metrics.core.errors import ConnectionTestFailed, NotConfigured
 from metrics.posthog import ConnectionInfo, PostHogClient, PostHogError, PostHogNotConfigured
-from metrics.tracker.errors import ConnectionTestFailed, NotConfigured
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,13 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from metrics.core.errors import (
+    DatabaseUnavailable,
+    LockLost,
+    SyncFailed,
+    SyncNotConfigured,
+    WipeoutRefused,
+)
 from metrics.core.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.posthog import (
@@ -15,13 +22,6 @@ from metrics.posthog import (
     PostHogNotConfigured,
 )
 from metrics.tracker import apply, lock, ranges
-from metrics.tracker.errors import (
-    DatabaseUnavailable,
-    LockLost,
-    SyncFailed,
-    SyncNotConfigured,
-    WipeoutRefused,
-)
 from metrics.tracker.pageviews import prune_webhook_rows
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from metrics.core.errors import SyncInProgress
 from metrics.core.logsafe import loggable
 from metrics.models import SyncRun
-from metrics.tracker.errors import SyncInProgress
 
 logger = logging.getLogger(__name__)
 

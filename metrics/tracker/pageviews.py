@@ -18,9 +18,9 @@ from django.utils.crypto import salted_hmac
 
 from metrics.core import counting, weeks
 from metrics.core.db_deadline import Deadline, database_deadline
+from metrics.core.errors import InvalidPageview, RecordingUnavailable
 from metrics.core.logsafe import loggable
 from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
-from metrics.tracker.errors import InvalidPageview, RecordingUnavailable
 
 logger = logging.getLogger(__name__)
 

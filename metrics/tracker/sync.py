@@ -15,15 +15,10 @@ from django.conf import settings
 from django.db.models import Max, Min
 
 from metrics.core import weeks
+from metrics.core.errors import InvalidSyncRequest, UnknownWeek
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.posthog import (
-    PostHogClient,
-)
+from metrics.posthog import PostHogClient
 from metrics.tracker import execution, lock, ranges
-from metrics.tracker.errors import (
-    InvalidSyncRequest,
-    UnknownWeek,
-)
 from metrics.tracker.lock import ProgressCallback
 
 logger = logging.getLogger(__name__)

@@ -10,14 +10,13 @@ touches the database. Two ways to authenticate, usable together (then both must 
   raw body, checked with the `webhook-id`, `webhook-timestamp` and `webhook-signature`
   headers.
 
-Inside: `delivery.py` (reading a delivery, the health document), `errors.py` (one type per
-refusal), `body.py` (the size limit, chunked bodies), `signature.py` (Standard Webhooks),
-`payload.py` (the destination's body).
+Inside: `delivery.py` (reading a delivery, the health document), `body.py` (the size limit,
+chunked bodies), `signature.py` (Standard Webhooks), `payload.py` (the destination's body).
+One error type per refusal (`WebhookError` and its subclasses, in `metrics.core.errors`) is
+re-exported here.
 """
 
-from metrics.posthog.destination.body import read_body
-from metrics.posthog.destination.delivery import check_shared_secret, health, read_delivery
-from metrics.posthog.destination.errors import (
+from metrics.core.errors import (
     WebhookBadPayload,
     WebhookError,
     WebhookLengthRequired,
@@ -25,6 +24,8 @@ from metrics.posthog.destination.errors import (
     WebhookTooLarge,
     WebhookUnauthorized,
 )
+from metrics.posthog.destination.body import read_body
+from metrics.posthog.destination.delivery import check_shared_secret, health, read_delivery
 from metrics.posthog.destination.payload import Pageview, parse_pageview
 from metrics.posthog.destination.signature import sign, verify_signature
 

@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest
 
-from metrics.posthog.destination.errors import WebhookLengthRequired, WebhookTooLarge
+from metrics.core.errors import WebhookLengthRequired, WebhookTooLarge
 
 
 def read_body(request: HttpRequest, *, limit: int) -> bytes:

@@ -11,12 +11,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from metrics.core import counting
-from metrics.core.secrets import AuthMode, WebhookConfig, bearer_token, secret_matches
-from metrics.posthog.destination.body import read_body
-from metrics.posthog.destination.errors import (
+from metrics.core.errors import (
     WebhookNotConfigured,
     WebhookUnauthorized,
 )
+from metrics.core.secrets import AuthMode, WebhookConfig, bearer_token, secret_matches
+from metrics.posthog.destination.body import read_body
 from metrics.posthog.destination.payload import Pageview, parse_pageview
 from metrics.posthog.destination.signature import verify_signature
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from metrics.core import counting, weeks
-from metrics.posthog.destination.errors import WebhookBadPayload
+from metrics.core.errors import WebhookBadPayload
 
 # PostHog moves event timestamps more than 23 hours in the future to "now" at ingestion,
 # so a later one cannot be a real event (and would create a week the sync never visits).

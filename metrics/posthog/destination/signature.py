@@ -8,7 +8,7 @@ import hmac
 
 from django.http import HttpRequest
 
-from metrics.posthog.destination.errors import WebhookUnauthorized
+from metrics.core.errors import WebhookUnauthorized
 
 # Standard Webhooks: receivers reject timestamps further off than this, either way.
 SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
