@@ -81,6 +81,8 @@ MESSAGES = [
     ("metrics/checks.py", "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' "),
     ("metrics/checks.py", " must be one of "),
     ("metrics/checks.py", "VISITORSYNC_ALERT_DROP a share between 0 and 1"),
+    ("metrics/checks.py", "VISITORSYNC_WEBHOOK_MAX_BODY must be at least 1024 (bytes) and "),
+    ("metrics/checks.py", "VISITORSYNC_WEBHOOK_RETENTION_WEEKS at least 1."),
     ("visitorsync/settings/derived.py", "EMAIL_URL must start with smtp://, smtps:// "),
     ("metrics/reports/weekly.py", "has not ended yet; a report covers a complete week."),
     ("metrics/reports/weekly.py", "No numbers are stored for the week of "),
