@@ -61,9 +61,9 @@ MESSAGES = [
     ("metrics/core/counting.py", "a yes/no value: use true or false."),
     ("metrics/tracker/execution.py", "The database failed during the sync ("),
     ("metrics/jobs/background.py", "Could not start the sync in the background ("),
-    ("visitorsync/settings.py", "VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not "),
+    ("visitorsync/settings/derived.py", "VISITORSYNC_TASK_BACKEND must be 'thread' or 'database', not "),
     (
-        "visitorsync/settings.py",
+        "metrics/checks.py",
         "VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), not ",
     ),
     ("metrics/tracker/execution.py", " Its failure could not be recorded either, so sync #"),
@@ -73,15 +73,17 @@ MESSAGES = [
     ("metrics/posthog/destination/payload.py", ": not a real pageview."),
     ("metrics/management/arguments.py", "is not a date; use YYYY-MM-DD."),
     ("metrics/tracker/sync.py", "No stored week has id "),
-    ("visitorsync/settings.py", "SECRET_KEY is not set. Set it to a long random string, "),
-    ("visitorsync/settings.py", "VISITORSYNC_DEMO is on but DEBUG is off: "),
-    ("visitorsync/settings.py", "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not "),
-    ("visitorsync/settings.py", "is not an IANA time zone name "),
-    ("visitorsync/settings.py", "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS"),
-    ("visitorsync/settings.py", "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' "),
-    ("visitorsync/settings.py", " must be one of "),
-    ("visitorsync/settings.py", "VISITORSYNC_ALERT_DROP a share between 0 and 1"),
-    ("visitorsync/settings.py", "EMAIL_URL must start with smtp://, smtps:// "),
+    ("visitorsync/settings/read.py", "SECRET_KEY is not set. Set it to a long random string, "),
+    ("visitorsync/settings/read.py", "VISITORSYNC_DEMO is on but DEBUG is off: "),
+    ("metrics/checks.py", "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not "),
+    ("metrics/checks.py", "is not an IANA time zone name "),
+    ("metrics/checks.py", "VISITORSYNC_BACKFILL_WEEKS must be at least 1 and VISITORSYNC_CHUNK_WEEKS"),
+    ("metrics/checks.py", "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' "),
+    ("metrics/checks.py", " must be one of "),
+    ("metrics/checks.py", "VISITORSYNC_ALERT_DROP a share between 0 and 1"),
+    ("metrics/checks.py", "VISITORSYNC_WEBHOOK_MAX_BODY must be at least 1024 (bytes) and "),
+    ("metrics/checks.py", "VISITORSYNC_WEBHOOK_RETENTION_WEEKS at least 1."),
+    ("visitorsync/settings/derived.py", "EMAIL_URL must start with smtp://, smtps:// "),
     ("metrics/reports/weekly.py", "has not ended yet; a report covers a complete week."),
     ("metrics/reports/weekly.py", "No numbers are stored for the week of "),
     ("metrics/reports/mail.py", "EMAIL_URL is not set, so no mail can be sent."),
@@ -101,12 +103,12 @@ MESSAGES = [
     ("metrics/checks.py", " set but EMAIL_URL is not, so no report or alert mail is sent."),
     ("gunicorn.conf.py", " must be a whole number, not "),
     ("scripts/serve", "DATABASE_URL is not set. "),
-    ("visitorsync/settings.py", "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "),
+    ("metrics/checks.py", "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "),
     (
-        "visitorsync/settings.py",
+        "metrics/checks.py",
         "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), ",
     ),
-    ("visitorsync/settings.py", "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."),
+    ("metrics/checks.py", "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."),
     ("metrics/core/db_deadline.py", "database did not answer within "),
     ("metrics/core/db_deadline.py", " s (VISITORSYNC_WEBHOOK_DB_TIMEOUT): closing "),
     ("metrics/tracker/pageviews.py", "no answer within "),
@@ -294,26 +296,49 @@ def test_benchmark_tables_keep_their_markers():
         assert re.search(r"^\|.*\|$", inside, re.MULTILINE), f"bench:{name} holds no table"
 
 
-# How visitorsync/settings.py and gunicorn.conf.py read a variable: django-environ's typed
-# readers (env.str("X", ...), env.db("X") ...), os.environ.get("X") / os.environ["X"], and
-# gunicorn.conf.py's own _int("X", ...).
+# How the settings (visitorsync/settings/read.py) and gunicorn.conf.py read a variable:
+# django-environ's typed readers (env.str("X", ...), env.db("X") ...), the settings' raw
+# reader read_raw("X"), os.environ.get("X") / os.environ["X"], and gunicorn.conf.py's own
+# _int("X", ...).
 _READS = re.compile(
-    r"""(?:\benv(?:\.\w+)?\(|\bos\.environ\.get\(|\bos\.environ\[|\bos\.getenv\(|\b_int\()\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""(?:\benv(?:\.\w+)?\(|\bread_raw\(|\bos\.environ\.get\(|\bos\.environ\[|\bos\.getenv\(|\b_int\()"""
+    r"""\s*["']([A-Z][A-Z0-9_]*)["']"""
 )
+SETTINGS = ROOT / "visitorsync" / "settings"
 
 
 def _variables_read() -> set[str]:
     return {
         name
-        for source in ("visitorsync/settings.py", "gunicorn.conf.py")
-        for name in _READS.findall((ROOT / source).read_text())
+        for source in (SETTINGS / "read.py", ROOT / "gunicorn.conf.py")
+        for name in _READS.findall(source.read_text())
     }
+
+
+def test_only_read_py_reads_the_environment_and_raw_reads_go_through_one_helper():
+    for module in SETTINGS.glob("*.py"):
+        if module.name != "read.py":
+            assert not re.search(r"\benv\.\w+\(|\bread_raw\(|\bos\.(environ|getenv)", module.read_text()), (
+                module.name
+            )
+    read = (SETTINGS / "read.py").read_text()
+    assert read.count("os.environ") == 1, "read.py reads raw values through read_raw() only"
+    assert len(re.findall(r"\bread_raw\(\s*\"", read)) >= 8
+
+
+def test_each_setting_is_defined_in_one_settings_module():
+    def names(module: str) -> set[str]:
+        return set(re.findall(r"^([A-Z][A-Z0-9_]*) *=", (SETTINGS / module).read_text(), re.MULTILINE))
+
+    read, derived = names("read.py"), names("derived.py")
+    assert len(read) >= 40 and len(derived) >= 15
+    assert read & derived == set()
 
 
 def test_every_environment_variable_the_app_reads_is_in_the_configuration_table():
     names = _variables_read()
     # A parse that finds next to nothing has gone wrong; it must not pass by finding nothing.
-    assert len(names) >= 20, f"found only {sorted(names)} in settings.py and gunicorn.conf.py"
+    assert len(names) >= 20, f"found only {sorted(names)} in settings/read.py and gunicorn.conf.py"
     table = "\n".join(
         line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines() if line.startswith("|")
     )

@@ -9,6 +9,7 @@ import responses
 
 from metrics import tracker
 from metrics.models import SyncRun
+from tests.support.checks import settings_errors
 from tests.support.environment import read_setting
 from tests.support.helpers import QUERY_URL
 
@@ -99,10 +100,26 @@ def test_log_levels_come_from_the_environment():
     assert "'django': {'level': 'WARNING'}" in result.stdout
 
 
-def test_an_unknown_log_level_is_refused_with_the_choices():
-    result = read_setting("LOGGING", SECRET_KEY="x" * 50, VISITORSYNC_LOG_LEVEL="loud")
-    assert result.returncode != 0
-    assert "VISITORSYNC_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+def test_an_unknown_log_level_is_an_error_with_the_choices(settings):
+    settings.VISITORSYNC_LOG_LEVEL = "LOUD"
+    settings.DJANGO_LOG_LEVEL = "WARN"
+    assert settings_errors() == [
+        (
+            "metrics.E012",
+            "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'WARN'.",
+        ),
+        (
+            "metrics.E012",
+            "VISITORSYNC_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'.",
+        ),
+    ]
+
+
+def test_an_unknown_log_level_still_lets_django_start_for_the_check_to_report_it():
+    """Django's logging setup would fail on it before any check could say which setting is wrong."""
+    result = read_setting("LOGGING['loggers']", SECRET_KEY="x" * 50, VISITORSYNC_LOG_LEVEL="loud")
+    assert result.returncode == 0, result.stderr
+    assert "'metrics': {'level': 'INFO'}" in result.stdout
 
 
 def test_loggable_escapes_control_characters_and_keeps_the_rest():

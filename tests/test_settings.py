@@ -1,10 +1,12 @@
-"""Settings are parsed in a fresh interpreter, the way a deployment reads them."""
+"""Settings are parsed in a fresh interpreter, the way a deployment reads them; values the
+app must not run with are system checks, checked here in-process."""
 
 import ast
 
 import pytest
 
-from tests.support.environment import read_setting
+from tests.support.checks import settings_errors
+from tests.support.environment import manage_in_new_process, read_setting, run_python
 
 
 def test_event_defaults_to_pageview_despite_dollar_sign():
@@ -33,17 +35,74 @@ def test_debug_allows_a_development_secret_key():
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "message"),
+    ("name", "value", "check_id", "message"),
     [
-        ("VISITORSYNC_WEEK_START", "tuesday", "must be 'monday' or 'sunday'"),
-        ("VISITORSYNC_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
-        ("VISITORSYNC_CHUNK_WEEKS", "1000", "between 1 and 520"),
+        (
+            "VISITORSYNC_WEEK_START",
+            "tuesday",
+            "metrics.E005",
+            "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not 'tuesday'.",
+        ),
+        (
+            "VISITORSYNC_TIMEZONE",
+            "Mars/Olympus",
+            "metrics.E006",
+            "VISITORSYNC_TIMEZONE='Mars/Olympus' is not an IANA time zone name (for example "
+            "'Europe/Berlin' or 'America/New_York'). Use your PostHog project's time zone.",
+        ),
+        ("VISITORSYNC_CHUNK_WEEKS", 1000, "metrics.E007", "VISITORSYNC_CHUNK_WEEKS between 1 and 520"),
+        ("VISITORSYNC_CHUNK_WEEKS", 0, "metrics.E007", "VISITORSYNC_CHUNK_WEEKS between 1 and 520"),
+        ("VISITORSYNC_BACKFILL_WEEKS", 0, "metrics.E007", "VISITORSYNC_BACKFILL_WEEKS must be at least 1"),
     ],
 )
-def test_bad_week_settings_are_refused(name, value, message):
-    result = read_setting(name, SECRET_KEY="x" * 50, **{name: value})
+def test_bad_week_settings_are_errors(settings, name, value, check_id, message):
+    setattr(settings, name, value)
+    [(found_id, found_message)] = settings_errors()
+    assert found_id == check_id
+    assert message in found_message
+
+
+def test_the_default_settings_have_no_errors():
+    assert settings_errors() == []
+
+
+def test_a_bad_week_setting_is_read_as_given_for_the_check_to_report():
+    result = read_setting("VISITORSYNC_WEEK_START", SECRET_KEY="x" * 50, VISITORSYNC_WEEK_START=" Tuesday ")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tuesday"
+
+
+def test_check_lists_every_bad_setting_at_once():
+    result = manage_in_new_process(
+        "check",
+        SECRET_KEY="x" * 50,
+        VISITORSYNC_WEEK_START="tuesday",
+        VISITORSYNC_TIMEZONE="Mars/Olympus",
+        DATABASE_CONNECT_TIMEOUT="0",
+        VISITORSYNC_LOG_LEVEL="loud",
+        VISITORSYNC_ALERT_DROP="50",
+    )
     assert result.returncode != 0
-    assert message in result.stderr
+    for check_id in ("metrics.E005", "metrics.E006", "metrics.E010", "metrics.E011", "metrics.E012"):
+        assert check_id in result.stderr
+    assert "VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not 'tuesday'." in result.stderr
+
+
+def test_the_web_server_refuses_to_serve_with_a_bad_setting():
+    """gunicorn runs no system checks; loading the WSGI application runs the settings checks."""
+    settings_load = read_setting("DEBUG", SECRET_KEY="x" * 50, VISITORSYNC_WEEK_START="tuesday")
+    assert settings_load.returncode == 0, settings_load.stderr
+    serving = run_python(
+        "import visitorsync.wsgi", SECRET_KEY="x" * 50, VISITORSYNC_WEEK_START="tuesday", DJANGO_LOG_LEVEL="x"
+    )
+    assert serving.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured: " in serving.stderr
+    assert (
+        "(metrics.E005) VISITORSYNC_WEEK_START must be 'monday' or 'sunday', not 'tuesday'." in serving.stderr
+    )
+    assert "(metrics.E012) DJANGO_LOG_LEVEL must be one of" in serving.stderr
+    serving = run_python("import visitorsync.wsgi", SECRET_KEY="x" * 50)
+    assert serving.returncode == 0, serving.stderr
 
 
 def test_sqlite_is_the_default_and_set_up_for_concurrency():
@@ -101,26 +160,38 @@ def test_values_in_the_database_urls_query_string_win():
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("DATABASE_CONNECT_TIMEOUT", "0"),
-        ("DATABASE_STATEMENT_TIMEOUT", "-1"),
-        ("DATABASE_TCP_USER_TIMEOUT", "-5"),
-        ("VISITORSYNC_WEBHOOK_DB_TIMEOUT", "0"),
+        ("DATABASE_CONNECT_TIMEOUT", 0),
+        ("DATABASE_STATEMENT_TIMEOUT", -1.0),
+        ("DATABASE_TCP_USER_TIMEOUT", -5.0),
+        ("VISITORSYNC_WEBHOOK_DB_TIMEOUT", 0.0),
     ],
 )
-def test_impossible_database_timeouts_are_refused(name, value):
-    result = read_setting("DATABASES", SECRET_KEY="x" * 50, **{name: value})
-    assert result.returncode != 0
-    assert "Database timeouts are seconds: " in result.stderr
+def test_impossible_database_timeouts_are_errors(settings, name, value):
+    setattr(settings, name, value)
+    [(check_id, message)] = settings_errors()
+    assert check_id == "metrics.E010"
+    assert message.startswith("Database timeouts are seconds: ")
 
 
-@pytest.mark.parametrize("value", ["0", "-5"])
-def test_an_abandon_limit_that_is_not_positive_refuses_to_start(value):
+@pytest.mark.parametrize("value", [0, -5])
+def test_an_abandon_limit_that_is_not_positive_is_an_error(settings, value):
     """Zero would make the heartbeat spin and every claim abandon the running sync at once."""
-    result = read_setting(
-        "VISITORSYNC_SYNC_ABANDON_AFTER", SECRET_KEY="x" * 50, VISITORSYNC_SYNC_ABANDON_AFTER=value
-    )
-    assert result.returncode != 0
-    assert (
-        f"VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), not {value}."
-        in result.stderr
-    )
+    settings.VISITORSYNC_SYNC_ABANDON_AFTER = value
+    assert settings_errors() == [
+        (
+            "metrics.E008",
+            "VISITORSYNC_SYNC_ABANDON_AFTER must be a positive number of seconds (default 120), "
+            f"not {value}.",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("VISITORSYNC_WEBHOOK_MAX_BODY", 1023), ("VISITORSYNC_WEBHOOK_RETENTION_WEEKS", 0)],
+)
+def test_webhook_limits_out_of_range_are_errors(settings, name, value):
+    setattr(settings, name, value)
+    [(check_id, message)] = settings_errors()
+    assert check_id == "metrics.E009"
+    assert message.startswith("VISITORSYNC_WEBHOOK_MAX_BODY must be at least 1024 (bytes) and ")

@@ -18,9 +18,27 @@ def clean_environment(**env: str) -> dict[str, str]:
 
 
 def read_setting(name: str, **env: str) -> subprocess.CompletedProcess:
-    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    return run_python(
+        f"import django; django.setup(); from django.conf import settings; print(settings.{name})", **env
+    )
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """`python -c <code>` in a fresh interpreter with `clean_environment(**env)`."""
     return subprocess.run(
         [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def manage_in_new_process(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py <args>` in a fresh interpreter with `clean_environment(**env)`."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=clean_environment(**env),
         capture_output=True,
