@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from metrics.checks import stop_on_settings_errors
+from metrics.settings_checks import stop_on_settings_errors
 from tests.support.checks import settings_errors
 from tests.support.environment import ROOT, clean_environment, read_setting
 

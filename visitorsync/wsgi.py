@@ -10,6 +10,6 @@ application = get_wsgi_application()
 
 # gunicorn runs no system checks: refuse to serve with a value the app must not run with
 # (a wrong week start would count every week wrong), as `manage.py` commands do.
-from metrics.checks import stop_on_settings_errors  # noqa: E402 - needs the apps loaded
+from metrics.settings_checks import stop_on_settings_errors  # noqa: E402 - needs the apps loaded
 
 stop_on_settings_errors()

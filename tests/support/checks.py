@@ -2,7 +2,7 @@
 
 from django.core import checks
 
-from metrics.checks import SETTINGS
+from metrics.settings_checks import SETTINGS
 
 
 def settings_errors() -> list[tuple[str, str]]:
