@@ -6,13 +6,11 @@ The buttons are doors into `metrics.jobs` and `metrics.reports`, wired up by
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils.decorators import method_decorator
-from django.views.decorators.http import require_POST
 
 from metrics import jobs, reports
+from metrics.admin.buttons import sync_button
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_summary
 from metrics.reports import alert_webhook
@@ -26,12 +24,10 @@ class ReportsPanel:
     def __init__(self, model_admin: admin.ModelAdmin):
         self.model_admin = model_admin
 
-    @method_decorator(require_POST)
+    @sync_button
     def test_report_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send the last complete week's report now, marked as a test, to every recipient."""
         model_admin = self.model_admin
-        if not model_admin.has_sync_permission(request):
-            raise PermissionDenied
         try:
             result = jobs.send_weekly_report(test=True)
         except reports.ReportError as err:
@@ -40,12 +36,10 @@ class ReportsPanel:
             model_admin.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
         return redirect("admin:metrics_weeklymetric_sync")
 
-    @method_decorator(require_POST)
+    @sync_button
     def test_alert_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send a test alert on every configured channel and say how each went."""
         model_admin = self.model_admin
-        if not model_admin.has_sync_permission(request):
-            raise PermissionDenied
         results = reports.send_test_alert()
         if not results:
             model_admin.message_user(

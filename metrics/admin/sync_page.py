@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from metrics import jobs, tracker
 from metrics.admin import reports_panel
+from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
 from metrics.core import counting, secrets
 from metrics.models import SyncRun
@@ -110,12 +111,10 @@ class SyncPage:
             )
         return JsonResponse(data)
 
-    @method_decorator(require_POST)
+    @sync_button
     def test_connection_view(self, request: HttpRequest) -> HttpResponse:
         """POST: spend one trivial PostHog query and report the result as a message."""
         model_admin = self.model_admin
-        if not model_admin.has_sync_permission(request):
-            raise PermissionDenied
         try:
             report = tracker.check_connection()
         except tracker.TrackerError as err:
