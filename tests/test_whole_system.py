@@ -406,9 +406,9 @@ def test_whole_system_bad_requests_change_nothing(stack):
     assert "Traceback" not in log
     assert WEBHOOK_SECRET not in log and CRON_SECRET not in log and API_KEY not in log
     # VISITORSYNC_LOG_LEVEL=DEBUG: one line per webhook outcome...
-    assert len(re.findall(r"DEBUG metrics\.http\.posthog_webhook: webhook key=\S+ status=counted ", log)) == len(
-        [e for e in stack.day if e.event == "$pageview"]
-    )
+    assert len(
+        re.findall(r"DEBUG metrics\.http\.posthog_webhook: webhook key=\S+ status=counted ", log)
+    ) == len([e for e in stack.day if e.event == "$pageview"])
     assert "DEBUG metrics.http.posthog_webhook: webhook refused (413)" in log
     visitors = {e.person_id for e in stack.day}
     assert not [line for line in log.splitlines() if any(v in line for v in visitors)]  # ...without visitors
