@@ -197,6 +197,8 @@ class Alert(models.Model):
         STALE = "stale", "No successful sync"
         WEBHOOK_QUIET = "webhook_quiet", "Webhook quiet"
         DROP = "drop", "Sharp drop in visitors"
+        # Not a condition: the admin's "Send a test alert" records one, resolved at once and
+        # never retried by `deliver_pending`.
         TEST = "test", "Test alert"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)

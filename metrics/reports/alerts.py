@@ -1,7 +1,7 @@
 """Alerts: each condition is sent once when it starts and once "resolved" when it clears.
 
-State lives in `Alert` rows (one open row per kind). `check()` runs after every sync (the
-tracker calls `check_after_sync`, whatever door started it) and every report; it opens and
+State lives in `Alert` rows (one open row per kind). `check()` runs after every sync and every
+report (`metrics.jobs` calls `check_after_sync`, whatever door started it); it opens and
 resolves alerts, then sends every message not yet delivered on each configured channel
 (mail to VISITORSYNC_ALERT_RECIPIENTS, the VISITORSYNC_ALERT_WEBHOOK_URL webhook). A channel
 that fails is recorded on the row and retried at the next check; nothing here raises.
@@ -51,7 +51,7 @@ def channels() -> list[str]:
 
 
 def check_after_sync() -> None:
-    """What the tracker calls when a sync has finished or failed: `check()`, never raising."""
+    """What a job calls when a sync has finished or failed: `check()`, never raising."""
     try:
         check()
     except Exception:
@@ -68,7 +68,14 @@ def check(*, now: dt.datetime | None = None) -> list[Alert]:
 
 
 def conditions(*, now: dt.datetime) -> list[Condition]:
-    return [_sync_failed(), _stale(now), _webhook_quiet(now), _drop()]
+    """Each alert kind with whether it holds now, and its message when it does."""
+    found = {
+        Alert.Kind.SYNC_FAILED: _sync_failed(),
+        Alert.Kind.STALE: _stale(now),
+        Alert.Kind.WEBHOOK_QUIET: _webhook_quiet(now),
+        Alert.Kind.DROP: _drop(),
+    }
+    return [Condition(kind, message is not None, message or "") for kind, message in found.items()]
 
 
 def send_test_alert() -> dict[str, str]:
@@ -100,7 +107,8 @@ def deliver_pending() -> list[Alert]:
 
 
 # --- Conditions -------------------------------------------------------------------------------
-def _sync_failed() -> Condition:
+# Each returns the alert's message while its condition holds, else None.
+def _sync_failed() -> str | None:
     last = (
         SyncRun.objects.filter(dry_run=False)
         .exclude(status=SyncRun.Status.RUNNING)
@@ -108,16 +116,12 @@ def _sync_failed() -> Condition:
         .first()
     )
     if last is None or last.status != SyncRun.Status.FAILED:
-        return Condition(Alert.Kind.SYNC_FAILED, False)
+        return None
     link = admin_url(reverse("admin:metrics_syncrun_change", args=[last.pk]))
-    return Condition(
-        Alert.Kind.SYNC_FAILED,
-        True,
-        f"Sync #{last.pk} ({last.get_trigger_display()}) failed: {last.error} Run: {link}",
-    )
+    return f"Sync #{last.pk} ({last.get_trigger_display()}) failed: {last.error} Run: {link}"
 
 
-def _stale(now: dt.datetime) -> Condition:
+def _stale(now: dt.datetime) -> str | None:
     """No successful sync within twice the schedule interval, once there has been one
     (before the first success, the failed-sync alert and /api/sync speak)."""
     last = SyncRun.objects.filter(dry_run=False, status=SyncRun.Status.SUCCEEDED).aggregate(
@@ -125,45 +129,39 @@ def _stale(now: dt.datetime) -> Condition:
     )["last"]
     limit = schedule.stale_after()
     if last is None or now - last <= limit:
-        return Condition(Alert.Kind.STALE, False)
-    return Condition(
-        Alert.Kind.STALE,
-        True,
+        return None
+    return (
         f"No successful sync since {timezone.localtime(last):%Y-%m-%d %H:%M %Z}, more than "
         f"{limit} ago (twice VISITORSYNC_CRON_SCHEDULE's interval): the numbers are getting out "
-        f"of date. Sync page: {admin_url(reverse('admin:metrics_weeklymetric_sync'))}",
+        f"of date. Sync page: {admin_url(reverse('admin:metrics_weeklymetric_sync'))}"
     )
 
 
-def _webhook_quiet(now: dt.datetime) -> Condition:
+def _webhook_quiet(now: dt.datetime) -> str | None:
     # The newest row by primary key (an index), not Max(received_at) (a scan of weeks of rows).
     last = WebhookDelivery.objects.order_by("-pk").values_list("received_at", flat=True).first()
     hours = settings.VISITORSYNC_ALERT_QUIET_HOURS
     if last is None or now - last <= dt.timedelta(hours=hours):
-        return Condition(Alert.Kind.WEBHOOK_QUIET, False)
-    return Condition(
-        Alert.Kind.WEBHOOK_QUIET,
-        True,
+        return None
+    return (
         f"No webhook delivery from PostHog since {timezone.localtime(last):%Y-%m-%d %H:%M %Z} "
         f"(more than {hours:g} hours, VISITORSYNC_ALERT_QUIET_HOURS). Check the HTTP Webhook "
-        "destination in PostHog and that the site still sends events.",
+        "destination in PostHog and that the site still sends events."
     )
 
 
-def _drop() -> Condition:
+def _drop() -> str | None:
     week_start = last_complete_week()
     week = numbers.read_range(week_start, week_start).week(week_start)
     change = week.change("visitors") if week is not None else None
     share = settings.VISITORSYNC_ALERT_DROP
     if change is None or -change <= share:
-        return Condition(Alert.Kind.DROP, False)
-    return Condition(
-        Alert.Kind.DROP,
-        True,
+        return None
+    return (
         f"Visitors in the week of {week_start} fell to {week.value('visitors'):,} from "
         f"{week.previous('visitors'):,} the week before "
         f"({change * 100:+.0f}%, more than VISITORSYNC_ALERT_DROP={share:g}). "
-        f"Weeks: {admin_url(reverse('admin:metrics_weeklymetric_changelist'))}",
+        f"Weeks: {admin_url(reverse('admin:metrics_weeklymetric_changelist'))}"
     )
 
 
