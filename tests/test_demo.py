@@ -21,7 +21,7 @@ from django.test import Client
 
 from demo.posthog_standin import load_events, week_start, weekly_truth
 from tests.support.environment import read_setting
-from tests.support.stack import ROOT, free_port
+from tests.support.stack import ROOT, admin_session, free_port
 
 WEEKS = 45
 BANNER = "Demo data: sample events from a local PostHog stand-in"
@@ -55,28 +55,6 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def login(base: str, *, password: str) -> requests.Session:
-    """An admin session over the demo's plain http (DEBUG, no proxy in front)."""
-    session = requests.Session()
-    page = session.get(f"{base}/admin/login/?next=/admin/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert page.status_code == 200 and token
-    answer = session.post(
-        f"{base}/admin/login/?next=/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": "admin",
-            "password": password,
-            "next": "/admin/",
-        },
-        headers={"Origin": base, "Referer": f"{base}/admin/login/"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert answer.status_code == 302, answer.text[:2000]
-    return session
 
 
 def stored_weeks(database: Path) -> dict[dt.date, tuple[int, int]]:
@@ -117,7 +95,7 @@ def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
         demo_pids = descendants(script.pid)
         assert len(demo_pids) >= 3  # the stand-in, runserver, the sender
 
-        session = login(base, password=password)
+        session = admin_session(base, username="admin", behind_proxy=False, password=password)
         listing = session.get(f"{base}/admin/metrics/weeklymetric/", timeout=30)
         assert listing.status_code == 200 and BANNER in listing.text
         sync_page = session.get(f"{base}/admin/metrics/weeklymetric/sync/", timeout=30)

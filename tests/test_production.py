@@ -10,26 +10,13 @@ import pytest
 from django.conf import settings as django_settings
 
 from metrics.posthog import PostHogConfig
-from tests.support.stack import (
-    ROOT,
-    fetch,
-    free_port,
-    fresh_postgres_database,
-    manage,
-    postgres_url_or_skip,
-    process_group_alive,
-    production_env,
-    serve_env,
-    start_process,
-    stop_group,
-    wait_until_serving,
-)
+from tests.support import stack
 
 
 # --- check --deploy ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_deploy_check_passes_with_the_documented_production_variables():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    result = stack.manage("check", "--deploy", "--fail-level", "WARNING", env=stack.production_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -53,7 +40,9 @@ def test_deploy_check_passes_with_the_documented_production_variables():
     ],
 )
 def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(**overrides))
+    result = stack.manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=stack.production_env(**overrides)
+    )
     assert result.returncode != 0
     assert check_id in result.stderr
     assert words in result.stderr
@@ -61,7 +50,7 @@ def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):
 
 @pytest.mark.slow
 def test_malformed_proxy_header_setting_is_refused_with_an_example():
-    result = manage("check", env=production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"))
+    result = stack.manage("check", env=stack.production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"))
     assert result.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be" in result.stderr
     assert "HTTP_X_FORWARDED_PROTO,https" in result.stderr
@@ -118,7 +107,7 @@ def gunicorn_config(monkeypatch, **env: str) -> dict:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return runpy.run_path(str(stack.ROOT / "gunicorn.conf.py"))
 
 
 def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
@@ -164,7 +153,7 @@ def test_gunicorn_reads_the_env_file(monkeypatch, tmp_path):
         monkeypatch.setenv(name, "placeholder")
         monkeypatch.delenv(name)
     monkeypatch.setenv("VISITORSYNC_ENV_FILE", str(env_file))
-    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = runpy.run_path(str(stack.ROOT / "gunicorn.conf.py"))
     assert config["bind"] == "0.0.0.0:6123" and config["threads"] == 8
 
 
@@ -177,9 +166,9 @@ def test_gunicorn_refuses_a_non_numeric_size(monkeypatch):
 @pytest.mark.slow
 def test_serve_refuses_to_start_without_database_url(tmp_path):
     result = subprocess.run(
-        [str(ROOT / "scripts" / "serve")],
+        [str(stack.ROOT / "scripts" / "serve")],
         cwd=tmp_path,
-        env=production_env(PYTHON=sys.executable),
+        env=stack.production_env(PYTHON=sys.executable),
         capture_output=True,
         text=True,
         timeout=60,
@@ -190,41 +179,43 @@ def test_serve_refuses_to_start_without_database_url(tmp_path):
 
 @pytest.mark.slow
 def test_serve_runs_migrated_gunicorn_with_static_files_on_postgres(tmp_path):
-    with fresh_postgres_database(postgres_url_or_skip(), prefix="prod_smoke") as database_url:
+    with stack.fresh_postgres_database(stack.postgres_url_or_skip(), prefix="prod_smoke") as database_url:
         serve_on_fresh_database(database_url, tmp_path)
 
 
 def serve_on_fresh_database(database_url: str, tmp_path) -> None:
-    port = free_port()
+    port = stack.free_port()
     base = f"http://127.0.0.1:{port}"
-    env = serve_env(
+    env = stack.serve_env(
         database_url=database_url, port=port, static_root=tmp_path / "static", workers=1, threads=2
     )
     log_path = tmp_path / "serve.log"
-    process = start_process([str(ROOT / "scripts" / "serve")], env=env, log_path=log_path)
+    process = stack.start_process([str(stack.ROOT / "scripts" / "serve")], env=env, log_path=log_path)
     try:
-        wait_until_serving(f"{base}/api/sync", process, log_path)
+        stack.wait_until_serving(f"{base}/api/sync", process, log_path)
 
         # Through the TLS proxy (it sets X-Forwarded-Proto): the admin login page renders,
         # which needs the migrated database and the static manifest.
-        status, _, body = fetch(f"{base}/admin/login/", **{"X-Forwarded-Proto": "https"})
+        status, _, body = stack.fetch(f"{base}/admin/login/", **{"X-Forwarded-Proto": "https"})
         assert status == HTTPStatus.OK
         stylesheet = re.search(rb'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', body)
         assert stylesheet, "the login page does not link a content-hashed stylesheet"
-        status, headers, css = fetch(base + stylesheet.group(1).decode(), **{"X-Forwarded-Proto": "https"})
+        status, headers, css = stack.fetch(
+            base + stylesheet.group(1).decode(), **{"X-Forwarded-Proto": "https"}
+        )
         assert status == HTTPStatus.OK
         assert b"body" in css
         assert "max-age=315360000" in headers["Cache-Control"]
         assert "immutable" in headers["Cache-Control"]
 
         # Plain http: the admin redirects to https, the API never does.
-        status, headers, _ = fetch(f"{base}/admin/login/")
+        status, headers, _ = stack.fetch(f"{base}/admin/login/")
         assert status == HTTPStatus.MOVED_PERMANENTLY
         assert headers["Location"].startswith("https://")
-        status, _, _ = fetch(f"{base}/api/sync")
+        status, _, _ = stack.fetch(f"{base}/api/sync")
         assert not 300 <= status < 400
     finally:
-        stop_group(process)
-    assert not process_group_alive(process.pid), "a process of scripts/serve is still running"
+        stack.stop_group(process)
+    assert not stack.process_group_alive(process.pid), "a process of scripts/serve is still running"
     log = log_path.read_text()
     assert "Booting worker" in log and '"GET /admin/login/ HTTP/1.1" 200' in log

@@ -1,8 +1,5 @@
 """The reports-and-alerts settings, read by a fresh process as at start-up."""
 
-import pytest
-
-from tests.support.checks import settings_errors
 from tests.support.environment import read_setting
 
 
@@ -34,24 +31,6 @@ def test_the_report_job_is_installed_only_with_recipients():
     assert "weekly_report_job" not in alone.stdout
     both = read_setting("CRONJOBS", SECRET_KEY="x" * 50, VISITORSYNC_REPORT_RECIPIENTS="a@example.test")
     assert "('30 6 * * 1', 'metrics.jobs.crontab.weekly_report_job')" in both.stdout, both.stderr
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("VISITORSYNC_ALERT_DROP", 50.0),
-        ("VISITORSYNC_ALERT_DROP", 0.0),
-        ("VISITORSYNC_ALERT_DROP", 1.0),
-        ("EMAIL_TIMEOUT", 0.0),
-        ("VISITORSYNC_ALERT_WEBHOOK_TIMEOUT", -1.0),
-        ("VISITORSYNC_ALERT_QUIET_HOURS", 0.0),
-    ],
-)
-def test_an_alert_drop_that_is_not_a_share_or_a_timeout_not_above_0_is_an_error(settings, name, value):
-    setattr(settings, name, value)
-    [(check_id, message)] = settings_errors()
-    assert check_id == "metrics.E011"
-    assert "VISITORSYNC_ALERT_DROP a share between 0 and 1" in message
 
 
 def test_an_alert_drop_from_the_environment_is_read_for_the_check():

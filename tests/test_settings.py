@@ -157,20 +157,31 @@ def test_values_in_the_database_urls_query_string_win():
     assert postgres_options(url)["options"] == "-c statement_timeout=0"
 
 
+DATABASE_TIMEOUTS = ("metrics.E010", "Database timeouts are seconds: ")
+ALERT_SETTINGS = ("metrics.E011", "VISITORSYNC_ALERT_DROP a share between 0 and 1")
+
+
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("name", "value", "check_id", "says"),
     [
-        ("DATABASE_CONNECT_TIMEOUT", 0),
-        ("DATABASE_STATEMENT_TIMEOUT", -1.0),
-        ("DATABASE_TCP_USER_TIMEOUT", -5.0),
-        ("VISITORSYNC_WEBHOOK_DB_TIMEOUT", 0.0),
+        ("DATABASE_CONNECT_TIMEOUT", 0, *DATABASE_TIMEOUTS),
+        ("DATABASE_STATEMENT_TIMEOUT", -1.0, *DATABASE_TIMEOUTS),
+        ("DATABASE_TCP_USER_TIMEOUT", -5.0, *DATABASE_TIMEOUTS),
+        ("VISITORSYNC_WEBHOOK_DB_TIMEOUT", 0.0, *DATABASE_TIMEOUTS),
+        # An alert drop that is not a share, or a send timeout not above 0.
+        ("VISITORSYNC_ALERT_DROP", 50.0, *ALERT_SETTINGS),
+        ("VISITORSYNC_ALERT_DROP", 0.0, *ALERT_SETTINGS),
+        ("VISITORSYNC_ALERT_DROP", 1.0, *ALERT_SETTINGS),
+        ("EMAIL_TIMEOUT", 0.0, *ALERT_SETTINGS),
+        ("VISITORSYNC_ALERT_WEBHOOK_TIMEOUT", -1.0, *ALERT_SETTINGS),
+        ("VISITORSYNC_ALERT_QUIET_HOURS", 0.0, *ALERT_SETTINGS),
     ],
 )
-def test_impossible_database_timeouts_are_errors(settings, name, value):
+def test_impossible_timeouts_and_shares_are_errors(settings, name, value, check_id, says):
     setattr(settings, name, value)
-    [(check_id, message)] = settings_errors()
-    assert check_id == "metrics.E010"
-    assert message.startswith("Database timeouts are seconds: ")
+    [(found_id, message)] = settings_errors()
+    assert found_id == check_id
+    assert says in message
 
 
 @pytest.mark.parametrize("value", [0, -5])

@@ -144,19 +144,20 @@ def test_script_passes_since_and_dry_run(app, posthog_stub):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_script_rejects_a_malformed_since_before_calling(app, posthog_stub):
-    result = run_script(app_url=app, SINCE="2024-01-01&force=1")
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        # A malformed since is refused before calling the app.
+        ({"SINCE": "2024-01-01&force=1"}, ["::error::since must be a date"]),
+        # A wrong secret: the app's 401 is final, so no retry either.
+        ({"secret": "wrong-secret"}, ["HTTP 401", "::error::Sync failed with HTTP 401"]),
+    ],
+)
+def test_script_fails_without_a_sync_and_without_retrying(app, posthog_stub, arguments, said):
+    result = run_script(app_url=app, **arguments)
     assert result.returncode == 1
-    assert "::error::since must be a date" in result.stdout
-    assert SyncRun.objects.count() == 0
-
-
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_script_fails_on_401_without_retrying(app, posthog_stub):
-    result = run_script(app_url=app, secret="wrong-secret")
-    assert result.returncode == 1
-    assert "HTTP 401" in result.stdout and "::error::Sync failed with HTTP 401" in result.stdout
+    for line in said:
+        assert line in result.stdout
     assert "attempt" not in result.stdout  # a 4xx is final
     assert SyncRun.objects.count() == 0
 

@@ -136,16 +136,20 @@ def fetch(url: str, **headers: str):
         return err.code, err.headers, err.read()
 
 
-def admin_session(base: str, *, username: str, password: str) -> requests.Session:
-    """A browser-like session logged into the admin behind a TLS proxy: the login page, its
-    CSRF token, the credentials, the proxy's X-Forwarded-Proto on every request."""
+def admin_session(base: str, *, username: str, password: str, behind_proxy: bool = True) -> requests.Session:
+    """A browser-like session logged into the admin: the login page, its CSRF token, the
+    credentials. Behind a TLS proxy (the default) every request carries the proxy's
+    X-Forwarded-Proto and the browser's origin is https; without one (the demo) plain http."""
     session = requests.Session()
-    session.headers.update({"X-Forwarded-Proto": "https", "User-Agent": "Mozilla/5.0 (whole-system test)"})
+    session.headers.update({"User-Agent": "Mozilla/5.0 (whole-system test)"})
+    origin = base
+    if behind_proxy:
+        session.headers["X-Forwarded-Proto"] = "https"
+        origin = base.replace("http://", "https://")  # the browser is on the proxy's https origin
     login = session.get(f"{base}/admin/login/?next=/admin/", timeout=30)
     assert login.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
     assert token and "csrftoken" in session.cookies
-    origin = base.replace("http://", "https://")  # the browser is on the proxy's https origin
     response = session.post(
         f"{base}/admin/login/?next=/admin/",
         data={
