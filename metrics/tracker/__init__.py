@@ -24,6 +24,8 @@ from metrics.core.errors import (
 )
 from metrics.tracker.changes import WeekChange
 from metrics.tracker.connection import ConnectionReport, check_connection
+from metrics.tracker.execution import PendingSync, SyncOptions
+from metrics.tracker.lock import ProgressCallback
 from metrics.tracker.pageviews import (
     PageviewResult,
     PageviewStatus,
@@ -33,10 +35,7 @@ from metrics.tracker.pageviews import (
 from metrics.tracker.ranges import chunk_ranges
 from metrics.tracker.status import SyncStatus, get_sync_status, run_changes
 from metrics.tracker.sync import (
-    PendingSync,
     PlannedQuery,
-    ProgressCallback,
-    SyncOptions,
     execute_claimed_sync,
     next_sync_query,
     resume_claimed_sync,

@@ -1,9 +1,10 @@
 """Running a sync that holds the lock: ask PostHog range by range, compare, refuse a wipe-out,
 write every change in one transaction, and record the outcome (or the failure) on the run."""
 
+import dataclasses
+import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -17,20 +18,53 @@ from metrics.core.errors import (
 )
 from metrics.core.logsafe import loggable
 from metrics.models import SyncRun
-from metrics.posthog import (
-    PostHogError,
-    PostHogNotConfigured,
-)
+from metrics.posthog import PostHogClient, PostHogError, PostHogNotConfigured
 from metrics.tracker import apply, lock, ranges
 from metrics.tracker.pageviews import prune_webhook_rows
-
-if TYPE_CHECKING:
-    from metrics.tracker.sync import PendingSync
 
 logger = logging.getLogger(__name__)
 
 
-def run_pending(pending: "PendingSync", *, progress: lock.ProgressCallback | None) -> SyncRun:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyncOptions:
+    """How a sync runs, whichever door starts it.
+
+    `since` applies to a full sync only (sync from the week of that date). `force` writes
+    even when PostHog's answer would set weeks holding visitors to zero. `client` is for
+    tests and benchmarks; by default a client is built from the settings.
+    """
+
+    trigger: str
+    since: dt.date | None = None
+    dry_run: bool = False
+    force: bool = False
+    started_by: str = ""
+    client: PostHogClient | None = None
+
+
+@dataclasses.dataclass
+class PendingSync:
+    """A sync that holds the lock (`run` is its running SyncRun) but has not asked PostHog.
+
+    Call `execute()` exactly once, in any thread; until then the lock stays held (and is
+    freed as abandoned after VISITORSYNC_SYNC_ABANDON_AFTER seconds if it never is).
+    """
+
+    run: SyncRun
+    week_starts: list[dt.date]
+    options: SyncOptions
+    client: PostHogClient
+
+    def execute(self, *, progress: lock.ProgressCallback | None = None) -> SyncRun:
+        """Run the sync; returns the finished SyncRun or raises SyncFailed (recorded)."""
+        return run_pending(self, progress=progress)
+
+    def cancel(self, *, reason: str) -> None:
+        """Give the lock back without asking PostHog (the sync could not be handed on)."""
+        lock.fail(self.run, error=reason)
+
+
+def run_pending(pending: PendingSync, *, progress: lock.ProgressCallback | None) -> SyncRun:
     """Ask PostHog for the pending sync's weeks, compare, refuse a wipe-out and write in one
     transaction; record the outcome on the run and free the lock. Raises SyncFailed (recorded)."""
     run, week_starts, client = pending.run, pending.week_starts, pending.client

@@ -1,9 +1,9 @@
 """Starting a sync: which weeks, its options, and taking the lock.
 
 Each entry point plans the weeks, takes the lock (`lock.claim`) and returns a `PendingSync`,
-or runs it at once; `execution.py` runs it (ask PostHog range by range, compare, refuse a
-wipe-out, write in one transaction). When any query fails, nothing is written and the run is
-recorded as failed.
+or runs it at once. `execution.py` defines `SyncOptions` and `PendingSync` and runs it: ask
+PostHog range by range, compare, refuse a wipe-out, write in one transaction. When any query
+fails, nothing is written and the run is recorded as failed.
 """
 
 import dataclasses
@@ -18,49 +18,11 @@ from metrics.core import weeks
 from metrics.core.errors import InvalidSyncRequest, UnknownWeek
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient
-from metrics.tracker import execution, lock, ranges
+from metrics.tracker import lock, ranges
+from metrics.tracker.execution import PendingSync, SyncOptions
 from metrics.tracker.lock import ProgressCallback
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SyncOptions:
-    """How a sync runs, whichever door starts it.
-
-    `since` applies to a full sync only (sync from the week of that date). `force` writes
-    even when PostHog's answer would set weeks holding visitors to zero. `client` is for
-    tests and benchmarks; by default a client is built from the settings.
-    """
-
-    trigger: str
-    since: dt.date | None = None
-    dry_run: bool = False
-    force: bool = False
-    started_by: str = ""
-    client: PostHogClient | None = None
-
-
-@dataclasses.dataclass
-class PendingSync:
-    """A sync that holds the lock (`run` is its running SyncRun) but has not asked PostHog.
-
-    Call `execute()` exactly once, in any thread; until then the lock stays held (and is
-    freed as abandoned after VISITORSYNC_SYNC_ABANDON_AFTER seconds if it never is).
-    """
-
-    run: SyncRun
-    week_starts: list[dt.date]
-    options: SyncOptions
-    client: PostHogClient
-
-    def execute(self, *, progress: ProgressCallback | None = None) -> SyncRun:
-        """Run the sync; returns the finished SyncRun or raises SyncFailed (recorded)."""
-        return execution.run_pending(self, progress=progress)
-
-    def cancel(self, *, reason: str) -> None:
-        """Give the lock back without asking PostHog (the sync could not be handed on)."""
-        lock.fail(self.run, error=reason)
 
 
 # --- Entry points ----------------------------------------------------------------------------
