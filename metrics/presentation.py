@@ -151,6 +151,9 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "healthy": status.healthy,
         "posthog_configured": status.posthog_configured,
         "missing_settings": status.missing_settings,
+        "settings_to_fix": status.settings_to_fix,
+        # The messages can quote a setting's value (a malformed host, say): trusted callers only.
+        **({"configuration_problems": status.posthog_problems} if trusted else {}),
         "webhook_secret_configured": status.webhook_secret_configured,
         "cron_secret_configured": status.cron_secret_configured,
         "schedule": schedule,

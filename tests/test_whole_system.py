@@ -317,7 +317,7 @@ def test_whole_system_webhooks_then_cron_store_posthogs_numbers(stack):
 def test_whole_system_admin_pages_and_static_files(stack, admin):
     index = admin.get(f"{stack.base}/admin/", timeout=TIMEOUT)
     assert index.status_code == HTTPStatus.OK
-    assert "Site administration" in index.text and "Weekly metrics" in index.text
+    assert "Weekly metrics and syncs with PostHog" in index.text and "Weekly metrics" in index.text
     assert index.headers["Strict-Transport-Security"].startswith("max-age=")
     changelist = admin.get(f"{stack.base}/admin/metrics/weeklymetric/", timeout=TIMEOUT)
     assert changelist.status_code == HTTPStatus.OK

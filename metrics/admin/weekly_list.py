@@ -20,9 +20,6 @@ from metrics.admin.sync_page import SyncPage
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.presentation import error_text, run_summary, signed
 
-# The admin home lists the sync page beside the models.
-admin.site.index_template = "admin/metrics/index.html"
-
 
 class SyncedFilter(admin.SimpleListFilter):
     title = "synced with PostHog"

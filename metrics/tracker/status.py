@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import re
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -10,6 +11,8 @@ from metrics.core import schedule, secrets
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogConfig
 from metrics.tracker.changes import WeekChange
+
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,16 @@ class SyncStatus:
     @property
     def posthog_configured(self) -> bool:
         return not self.posthog_problems
+
+    @property
+    def settings_to_fix(self) -> list[str]:
+        """Names (never values) of the settings a problem is about, each once, in order.
+
+        Every problem message starts with the setting it is about (metrics.posthog.config,
+        metrics.core.counting), so the name is public even where the message quotes a value.
+        """
+        names = (_SETTING_NAME.match(problem) for problem in self.posthog_problems)
+        return list(dict.fromkeys(match.group(0) for match in names if match))
 
     @property
     def healthy(self) -> bool:

@@ -21,9 +21,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_crontab: its `crontab` command is metrics' own (which checks for cron).
+    "metrics",
     "django_crontab",
     "django_tasks",
-    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,8 @@ STORAGES = {
     # with a one-year immutable cache header because the name changes with the content.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Files a browser asks for at the site's root (/favicon.ico), served by WhiteNoise as is.
+WHITENOISE_ROOT = read.BASE_DIR / "visitorsync" / "root"
 
 # --- Production: HTTPS behind a proxy ------------------------------------------------------
 if read.proxy_ssl_header:
