@@ -126,7 +126,9 @@ def test_page_shows_last_run_counts_history_and_result(admin_client, posthog_stu
     )
     page = admin_client.get(SYNC_URL).content.decode()
     assert "1 succeeded, 1 failed" in page
-    assert f"Result of sync #{failed.pk}" in page and "PostHog said no" in page
+    # Issue 20 #17: a past event, with its time, not the current state.
+    assert f"Sync #{failed.pk} failed" in page and "just now</time>" in page
+    assert "it stopped with: PostHog said no" in page
     assert page.count('href="/admin/metrics/syncrun/') >= 3  # last sync, history rows, details
     assert f"{settings.VISITORSYNC_BACKFILL_WEEKS}, " in page  # weeks stored
 
@@ -234,7 +236,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
     finished = admin_client.get(progress_url).json()
     assert finished["status"] == SyncRun.Status.SUCCEEDED
     assert finished["weeks_done"] == finished["weeks_total"] == settings.VISITORSYNC_BACKFILL_WEEKS
-    assert f"Result of sync #{run_id}" in finished["result_html"]
+    assert f"Sync #{run_id} finished" in finished["result_html"]
     assert "created" in finished["result_html"]
     assert SyncRun.objects.get(pk=run_id).queries == 3  # 12 weeks in chunks of 4
     assert stored_numbers() == expected(posthog_stub, settings)
@@ -574,3 +576,20 @@ def test_without_view_syncrun_a_lock_holder_is_not_named(client, posthog_stub, d
     response = client.post(SYNC_URL, follow=True)
     assert "alice-the-admin" not in response.content.decode()
     assert any(f"Sync #{holder.pk} (Cron endpoint)" in m for m in messages_of(response))
+
+
+def test_a_week_page_is_a_read_only_view_titled_by_its_week(admin_client):
+    # Issue 20 #13: it was "Change weekly metric" with save buttons and "Posthog visitors".
+    week = weeks.current_week_start() - weeks.ONE_WEEK
+    row = WeeklyMetric.objects.create(
+        week_start=week, visitors=12, pageviews=30, posthog_visitors=10, posthog_pageviews=25
+    )
+    page = admin_client.get(reverse("admin:metrics_weeklymetric_change", args=[row.pk])).content.decode()
+    assert f"<h1>Week of {week:%Y-%m-%d}</h1>" in page
+    assert "Change weekly metric" not in page and 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+    assert "PostHog visitors" in page and "Posthog" not in page
+    change_url = reverse("admin:metrics_weeklymetric_change", args=[row.pk])
+    assert admin_client.post(change_url, {}).status_code == 403
+    row.refresh_from_db()
+    assert (row.visitors, row.pageviews) == (12, 30)

@@ -60,8 +60,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         "week_start",
         "visitors",
         "pageviews",
-        "posthog_visitors",
-        "posthog_pageviews",
+        "posthog_visitors_display",
+        "posthog_pageviews_display",
         "synced_at",
         "created_at",
         "updated_at",
@@ -69,11 +69,29 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     # Every week and number comes from PostHog (a sync) and the webhook: a hand-added week
     # could be any date (year 1 made every later sync crash), and a hand edit would be
-    # silently replaced by the next sync. A sync with "since" adds older weeks.
+    # silently replaced by the next sync. A sync with "since" adds older weeks. So a week's
+    # page is a view: no save buttons, titled by its week.
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WeeklyMetric | None = None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        week = self.get_object(request, object_id)
+        title = {"title": str(week), "subtitle": None} if week is not None else {}
+        return super().change_view(request, object_id, form_url, {**title, **(extra_context or {})})
+
+    @admin.display(description="PostHog visitors")
+    def posthog_visitors_display(self, obj: WeeklyMetric) -> str:
+        """What PostHog reported at the last sync (the model's label would read "Posthog")."""
+        return "not synced yet" if obj.posthog_visitors is None else f"{obj.posthog_visitors:,}"
+
+    @admin.display(description="PostHog pageviews")
+    def posthog_pageviews_display(self, obj: WeeklyMetric) -> str:
+        return "not synced yet" if obj.posthog_pageviews is None else f"{obj.posthog_pageviews:,}"
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.sync_weeklymetric")
