@@ -87,6 +87,5 @@ def get_sync_status() -> SyncStatus:
 
 
 def run_changes(run: SyncRun) -> list[WeekChange]:
-    """The per-week changes a run recorded, largest visitor change first."""
-    changes = [WeekChange.from_json(item) for item in run.changes]
-    return sorted(changes, key=lambda c: -abs(c.visitors_delta))
+    """The per-week changes a run recorded, most telling first (WeekChange.rank)."""
+    return sorted((WeekChange.from_json(item) for item in run.changes), key=lambda c: c.rank)
