@@ -504,6 +504,10 @@ def test_sync_run_admin_is_read_only_and_shows_changes_and_error(admin_client):
     )
     listing = admin_client.get(reverse("admin:metrics_syncrun_changelist")).content.decode()
     assert "vs-status-failed" in listing and "vs-status-succeeded" in listing
+    # Issue 20 #12: seven columns (the week counts in one), so the list fits 1280 px.
+    header = listing.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert header.count('scope="col"') == 7
+    assert "Weeks" in header and "new, 0 updated, 0 unchanged</span>" in listing
 
 
 def test_progress_json_never_contains_secrets(admin_client, settings):
