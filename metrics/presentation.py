@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from metrics import tracker
 from metrics.models import SyncRun
@@ -179,6 +180,15 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "newest_week": _date(status.newest_week),
         "oldest_week": _date(status.oldest_week),
     }
+
+
+def ago(moment: dt.datetime | None, depth: int = 2) -> str:
+    """A past moment in words: "just now", "5 minutes ago", "2 days, 3 hours ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < dt.timedelta(minutes=1):
+        return "just now"  # timesince would say "0 minutes"
+    return f"{timesince(moment, depth=depth)} ago"
 
 
 def signed(value: int) -> str:

@@ -11,14 +11,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 
 from metrics import jobs, numbers, tracker
 from metrics.admin import chart
 from metrics.admin.reports_panel import ReportsPanel
 from metrics.admin.sync_page import SyncPage
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import error_text, run_summary, signed
+from metrics.presentation import ago, error_text, run_summary, signed
 
 
 class SyncedFilter(admin.SimpleListFilter):
@@ -166,9 +165,9 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         if obj.synced_at is None:
             return format_html('<span class="vs-quiet">{}</span>', "never")
         return format_html(
-            '<span title="{}">{} ago</span>',
+            '<span title="{}">{}</span>',
             f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
-            timesince(obj.synced_at, depth=1),
+            ago(obj.synced_at, depth=1),
         )
 
     @admin.display(description="Via webhook")
