@@ -317,10 +317,16 @@ def test_growth_is_signed_coloured_and_blank_without_the_week_before(admin_clien
         WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK * offset, visitors=visitors)
     page = admin_client.get(LIST_URL).content.decode()
     cells = re.findall(r'<td class="field-growth">(.*?)</td>', page)
-    assert cells == [
-        # The week in progress is compared too, but marked and not coloured as a trend.
-        '<span class="vs-quiet" title="this week so far, against all of last week (200)">'
-        "-25.0% so far</span>",
+    # The week in progress is compared as the headline compares it (issue 20 #11: one
+    # comparison, one number): against last week prorated to this point; marked, not coloured.
+    card = r"<h3>Visitors, this week so far</h3>.*?<span class=\"vs-\w+\">[▲▼ ]*([-+]?[\d.]+%)</span>"
+    headline = re.search(card, page, re.S).group(1)
+    assert re.fullmatch(
+        r'<span class="vs-quiet" title="this week so far, against last week\'s total prorated to this '
+        r'point \(≈\d+\)">' + re.escape(headline) + " so far</span>",
+        cells[0],
+    ), (cells[0], headline)
+    assert cells[1:] == [
         '<span class="vs-up" title="from 100">▲ +100.0%</span>',  # 100 -> 200
         "-",  # the week before is not stored
         "-",  # the week before is not stored
@@ -336,7 +342,7 @@ def test_growth_survives_list_filters(admin_client):
     )
     WeeklyMetric.objects.create(week_start=current, visitors=120)
     page = admin_client.get(LIST_URL, {"synced": "never"}).content.decode()
-    assert page.count('class="field-week"') == 1 and "+20.0% so far" in page
+    assert page.count('class="field-week"') == 1 and "% so far</span>" in page
 
 
 def test_webhook_difference_and_never_synced_filter(admin_client):

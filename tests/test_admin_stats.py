@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from django.utils import timezone
 
 from metrics import numbers
 from metrics.core import weeks
@@ -89,7 +90,9 @@ def test_list_shows_the_change_from_the_same_week_last_year(admin_client):
     page = admin_client.get(LIST_URL).content.decode()
     assert "Vs. same week last year" in page  # the column header (capitalised by the admin)
     cells = re.findall(r'<td class="field-vs_last_year">(.*?)</td>', page)
-    assert cells[0].endswith("-50.0% so far</span>")  # this week so far, 30 against 60
+    # This week so far, 30, against that week's 60 prorated to the share of this week gone by.
+    share = numbers.elapsed_share(current, timezone.now())
+    assert cells[0].endswith(f"{numbers.percent_text(30 / (60 * share) - 1).lstrip('▲▼ ')} so far</span>")
     assert '<span class="vs-up" title="from 100 in the week of' in cells[1] and "▲ +50.0%" in cells[1]
     assert cells[2:] == ["-", "-"]  # nothing stored two years back
 

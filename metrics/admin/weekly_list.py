@@ -122,19 +122,22 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     @admin.display(description="vs. week before")
     def growth(self, obj: WeeklyMetric) -> str:
         week: numbers.Week = obj.numbers
+        if week.in_progress:
+            # The headline's comparison, so the page shows one number for it: this week so far
+            # against last week prorated to the same point. Not coloured as a trend.
+            change, base = week.change_so_far("visitors"), week.previous_so_far("visitors")
+            if change is None:
+                return ""
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against last week\'s total prorated '
+                'to this point (≈{})">{} so far</span>',
+                round(base),
+                numbers.percent_text(change).lstrip("▲▼ "),
+            )
         change, previous = week.change("visitors"), week.previous("visitors")
         if change is None:
             return ""
         percent = round(change * 100, 1)
-        if week.in_progress:
-            # A week in progress against a whole week: shown, but not coloured as a trend.
-            return format_html(
-                '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
-                "{}{}% so far</span>",
-                previous,
-                "+" if percent > 0 else "",
-                percent,
-            )
         if percent > 0:
             return format_html('<span class="vs-up" title="from {}">▲ +{}%</span>', previous, percent)
         if percent < 0:
@@ -151,11 +154,12 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             f"from {week.last_year('visitors')} in the week of {numbers.same_week_last_year(week.week_start)}"
         )
         if week.in_progress:
+            prorated = week.change_from_last_year_so_far("visitors")
             return format_html(
-                '<span class="vs-quiet" title="this week so far, against all of that week ({})">'
-                "{} so far</span>",
+                '<span class="vs-quiet" title="this week so far, against that week prorated to this '
+                'point ({})">{} so far</span>',
                 title,
-                numbers.percent_text(change).lstrip("▲▼ "),
+                numbers.percent_text(prorated).lstrip("▲▼ "),
             )
         css = "vs-up" if change > 0 else "vs-down" if change < 0 else "vs-quiet"
         return format_html('<span class="{}" title="{}">{}</span>', css, title, numbers.percent_text(change))
