@@ -5,6 +5,8 @@ Errors tagged `SETTINGS` are values the app must not run with (a wrong week star
 every week wrong); `stop_on_settings_errors` raises them where no check runs.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core import checks
 
@@ -168,6 +170,7 @@ def reused_secrets() -> Found:
     return messages
 
 
-def _and(words) -> str:
-    words = list(words)
+def _and(items: Iterable[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    words = list(items)
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
