@@ -203,6 +203,8 @@ MESSAGES = [
     ("metrics/http/stats_api.py", "stats API: missing or wrong bearer token from "),
     ("metrics/checks.py", "CRON_SECRET is not set: /api/cron/sync-visitors refuses every request (503), "),
     ("metrics/checks.py", "No webhook secret: set "),
+    ("metrics/checks.py", " characters or has fewer "),
+    ("metrics/checks.py", " hold the same value, so whoever has "),
     ("metrics/checks.py", "VISITORSYNC_CRON_SCHEDULE: "),
     ("metrics/core/schedule.py", " is not a five-field cron expression"),
     ("metrics/core/schedule.py", " is out of range "),

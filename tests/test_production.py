@@ -37,6 +37,13 @@ def test_deploy_check_passes_with_the_documented_production_variables():
         pytest.param(
             {"POSTHOG_API_KEY": "phc_project_key"}, "metrics.W001", "personal API key", id="phc-key"
         ),
+        pytest.param({"CRON_SECRET": "a"}, "metrics.W007", "CRON_SECRET is shorter", id="weak-cron-secret"),
+        pytest.param(
+            {"VISITORSYNC_API_TOKENS": stack.PRODUCTION_ENV["CRON_SECRET"]},
+            "metrics.W008",
+            "CRON_SECRET and VISITORSYNC_API_TOKENS hold the same value",
+            id="api-token-is-the-cron-secret",
+        ),
     ],
 )
 def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from metrics import tracker
 from metrics.core.logsafe import loggable
-from metrics.http.params import allow_methods
+from metrics.http.params import allow_methods, unauthorized
 from metrics.posthog import destination
 from metrics.presentation import error_response, http_status_for
 
@@ -33,17 +33,14 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
         pageview = destination.read_delivery(request)
     except destination.WebhookError as err:
         status = http_status_for(err)
-        unauthorized = status == HTTPStatus.UNAUTHORIZED
-        if unauthorized:
+        context = {"field": err.field} if err.field else {}
+        if status == HTTPStatus.UNAUTHORIZED:
             logger.warning(
                 "webhook refused from %s: %s", loggable(request.META.get("REMOTE_ADDR")), loggable(err)
             )
-        else:
-            logger.debug("webhook refused (%d): %s", status, loggable(err))
-        response = error_response(status, str(err), **({"field": err.field} if err.field else {}))
-        if unauthorized:
-            response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
-        return response
+            return unauthorized(str(err), realm="visitorsync webhook", **context)
+        logger.debug("webhook refused (%d): %s", status, loggable(err))
+        return error_response(status, str(err), **context)
     try:
         result = tracker.record_pageview(
             key=pageview.uuid,
