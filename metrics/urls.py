@@ -1,12 +1,10 @@
-"""HTTP endpoints of the metrics app (the front page, webhook, cron, status, stats, the OpenAPI
-document)."""
+"""HTTP endpoints of the metrics app (webhook, cron, status, stats, the OpenAPI document)."""
 
 from django.urls import path, re_path
 
-from metrics.http import cron, home, openapi, posthog_webhook, stats_api, sync_status
+from metrics.http import cron, openapi, posthog_webhook, stats_api, sync_status
 
 urlpatterns: list = [
-    path("", home.home, name="home"),
     # With or without the trailing slash: PostHog does not follow redirects.
     re_path(r"^api/webhooks/posthog/?$", posthog_webhook.posthog_webhook, name="posthog_webhook"),
     path("api/cron/sync-visitors", cron.cron_sync_visitors, name="cron_sync_visitors"),

@@ -8,16 +8,6 @@ read-only SyncRun history. The sync page and the action are doors into `metrics.
 `metrics.tracker`; nothing here decides what a week's numbers are.
 """
 
-from django.contrib import admin
+from metrics.admin import runs, site, weekly_list
 
-from metrics.admin import runs, weekly_list
-
-# The admin is visitorsync's, not "Django administration"; its home and sidebar list the
-# sync page beside the models; "View site" leads to the front page that says what this is.
-admin.site.site_header = "visitorsync"
-admin.site.site_title = "visitorsync admin"
-admin.site.index_title = "Weekly metrics and syncs with PostHog"
-admin.site.index_template = "admin/metrics/index.html"
-admin.site.site_url = "/"
-
-__all__ = ["runs", "weekly_list"]
+__all__ = ["runs", "site", "weekly_list"]

@@ -21,10 +21,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # Before django_crontab: its `crontab` command is metrics' own (which checks for cron).
-    "metrics",
+    # The project's own commands; before django_crontab, so `crontab` is ours (it checks for
+    # cron, where django-crontab's printed "not found" and exited 0).
+    "visitorsync",
     "django_crontab",
     "django_tasks",
+    "metrics",
 ]
 
 MIDDLEWARE = [

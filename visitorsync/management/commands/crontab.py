@@ -1,5 +1,8 @@
 """`manage.py crontab add|show|remove|run`: django-crontab's command, refusing to pretend.
 
+The project's, not the metrics app's: the app has a `jobs/crontab.py` (the jobs cron runs),
+whose import path is in every installed crontab line and so keeps its name.
+
 django-crontab runs the `crontab` program through the shell and ignores its failures: on a
 machine without cron, `crontab add` printed "/bin/sh: 1: /usr/bin/crontab: not found", then
 "adding cronjob", and exited 0. This door checks the program first and, after `add`, that
