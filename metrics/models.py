@@ -70,6 +70,9 @@ class SyncRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    # The phase of a run presumed dead (its heartbeat stopped): recorded failed, never retried.
+    ABANDONED_PHASE = "Abandoned"
+
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_by = models.CharField(max_length=150, blank=True, help_text="User, if any.")
@@ -120,6 +123,11 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+    @property
+    def abandoned(self) -> bool:
+        """Recorded failed because its heartbeat stopped: its process died or hung."""
+        return self.status == self.Status.FAILED and self.phase == self.ABANDONED_PHASE
 
 
 class WebhookDelivery(models.Model):

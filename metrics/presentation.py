@@ -160,9 +160,14 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "schedule": schedule,
         "stale": status.stale,
         "stale_after_seconds": int(status.stale_after.total_seconds()),
+        "abandoned": status.abandoned,
         "running": run_json(running, trusted=trusted) if running else None,
         "last_run": (
-            {**run_json(last_run, trusted=trusted), "failed": last_run.status == SyncRun.Status.FAILED}
+            {
+                **run_json(last_run, trusted=trusted),
+                "failed": last_run.status == SyncRun.Status.FAILED,
+                "abandoned": last_run.abandoned,
+            }
             if last_run
             else None
         ),

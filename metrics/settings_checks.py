@@ -182,3 +182,15 @@ def proxy_ssl_header() -> Found:
         "META form, for example 'HTTP_X_FORWARDED_PROTO,https', not "
         f"{','.join(map(str, header))!r}."
     )
+
+
+@settings_check("metrics.E014", hint="Default: 16777216 (16 MiB). " + CONFIGURATION_HINT)
+def posthog_answer_limit() -> Found:
+    """A limit of 0 or less would refuse every answer PostHog gives."""
+    limit = settings.POSTHOG_MAX_ANSWER_BYTES
+    if limit >= 1:
+        return None
+    return (
+        f"POSTHOG_MAX_ANSWER_BYTES must be a positive number of bytes, not {limit}: it is the most "
+        "of one PostHog answer visitorsync reads, far above a real weekly answer."
+    )

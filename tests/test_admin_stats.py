@@ -132,3 +132,27 @@ def test_headline_figures_are_on_the_list_page(admin_client):
     assert "Visitors, last week" in block and f"{last.visitors:,}" in block
     assert "Visitors, this week so far" in block
     assert "Only weekly totals are stored" in block
+
+
+@pytest.mark.parametrize(
+    "drill_down",
+    [
+        {"week_start__year": "9999"},  # no year 10000 to end the range
+        {"week_start__year": "9999", "week_start__month": "12"},  # no month after it
+        {"week_start__year": "9999", "week_start__month": "12", "week_start__day": "31"},  # no next day
+        {"week_start__year": "2025", "week_start__month": "13"},  # no such month (Django's own case)
+    ],
+)
+def test_a_date_drill_down_out_of_range_is_refused_like_any_bad_lookup(admin_client, drill_down):
+    seed_weeks(3)
+    listed = admin_client.get(LIST_URL, drill_down)
+    assert listed.status_code == HTTPStatus.FOUND and listed["Location"] == f"{LIST_URL}?e=1"
+    exported = admin_client.get(EXPORT_URL, drill_down)
+    assert exported.status_code == HTTPStatus.FOUND and exported["Location"] == LIST_URL
+    # The action posts to the list with its filters: refused the same way, nothing exported.
+    chosen = WeeklyMetric.objects.values_list("pk", flat=True)
+    acted = admin_client.post(
+        f"{LIST_URL}?{'&'.join(f'{k}={v}' for k, v in drill_down.items())}",
+        {"action": "export_selected_as_csv", "_selected_action": list(chosen)},
+    )
+    assert acted.status_code == HTTPStatus.FOUND and acted["Location"] == f"{LIST_URL}?e=1"

@@ -146,6 +146,7 @@ STATUSES = {
     errors.PostHogUnavailable: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.PostHogQueryTooHeavy: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.PostHogBadResponse: HTTPStatus.INTERNAL_SERVER_ERROR,
+    errors.PostHogAnswerTooLarge: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.WebhookError: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.WebhookNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.WebhookUnauthorized: HTTPStatus.UNAUTHORIZED,

@@ -1,11 +1,11 @@
 """The read-only history of every sync, however it was started."""
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from metrics import tracker
+from metrics import jobs, tracker
 from metrics.models import SyncRun
 from metrics.presentation import signed
 
@@ -54,6 +54,16 @@ class SyncRunAdmin(admin.ModelAdmin):
             {"fields": ["started_at", "finished_at", "duration_display", "heartbeat_at", "phase", "queries"]},
         ),
     ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        jobs.record_abandoned_runs()  # a dead run is shown failed ("Abandoned"), not running
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        jobs.record_abandoned_runs()
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -5,6 +5,7 @@ shown comes from the read model, `metrics.numbers`."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -33,6 +34,19 @@ class SyncedFilter(admin.SimpleListFilter):
         if self.value() == "never":
             return queryset.filter(synced_at__isnull=True)
         return queryset
+
+
+class WeeklyChangeList(ChangeList):
+    """Django's list, with a date drill-down it cannot bound refused like any bad lookup."""
+
+    def get_filters(self, request: HttpRequest):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as err:
+            # `week_start__year=9999` (no year 10000 to end it) or December 31 of 9999 (no next
+            # day): Django lets these escape as a 500. IncorrectLookupParameters sends the list
+            # to `?e=1` and the export back to the list, as for any other bad lookup.
+            raise IncorrectLookupParameters(err) from err
 
 
 @admin.register(WeeklyMetric)
@@ -238,6 +252,9 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
         return csv_response(changelist.queryset)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return WeeklyChangeList
 
     def get_changelist_instance(self, request: HttpRequest):
         """The list, each shown week with its numbers from the read model (`obj.numbers`): one

@@ -31,6 +31,7 @@ SuspiciousOperation 400 (the latter also logged as a security event), the others
     │   ├── PostHogUnavailable
     │   ├── PostHogQueryTooHeavy
     │   └── PostHogBadResponse
+    │       └── PostHogAnswerTooLarge
     ├── WebhookError                   refused PostHog webhook deliveries; `field` names the culprit
     │   ├── WebhookNotConfigured       [ImproperlyConfigured]
     │   ├── WebhookUnauthorized        [PermissionDenied]
@@ -174,6 +175,10 @@ class PostHogQueryTooHeavy(PostHogError):
 
 class PostHogBadResponse(PostHogError):
     """PostHog answered something this client cannot trust as complete and correct."""
+
+
+class PostHogAnswerTooLarge(PostHogBadResponse):
+    """The answer is larger than POSTHOG_MAX_ANSWER_BYTES; the client stopped reading it."""
 
 
 # --- PostHog's webhook deliveries (metrics.posthog.destination) -------------------------------

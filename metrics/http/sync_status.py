@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from metrics import tracker
+from metrics import jobs
 from metrics.core import secrets
 from metrics.http.params import allow_methods
 from metrics.presentation import status_json
@@ -21,5 +21,5 @@ def sync_status(request: HttpRequest) -> JsonResponse:
     """
     trusted = secrets.secret_matches(secrets.bearer_token(request), secrets.cron_secrets())
     return JsonResponse(
-        status_json(tracker.get_sync_status(), schedule=settings.VISITORSYNC_CRON_SCHEDULE, trusted=trusted)
+        status_json(jobs.get_sync_status(), schedule=settings.VISITORSYNC_CRON_SCHEDULE, trusted=trusted)
     )

@@ -9,6 +9,7 @@ in `metrics.core.errors` and is re-exported here. The tracker calls
 """
 
 from metrics.core.errors import (
+    PostHogAnswerTooLarge,
     PostHogAuthError,
     PostHogBadResponse,
     PostHogError,
@@ -26,6 +27,7 @@ from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_cou
 __all__ = [
     "ROW_LIMIT",
     "ConnectionInfo",
+    "PostHogAnswerTooLarge",
     "PostHogAuthError",
     "PostHogBadResponse",
     "PostHogClient",

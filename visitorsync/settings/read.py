@@ -115,6 +115,9 @@ POSTHOG_QUERY_TIMEOUT = env.float("POSTHOG_QUERY_TIMEOUT", default=60.0)
 POSTHOG_MAX_ATTEMPTS = env.int("POSTHOG_MAX_ATTEMPTS", default=4)
 POSTHOG_RETRY_DEADLINE = env.float("POSTHOG_RETRY_DEADLINE", default=120.0)
 POSTHOG_RETRY_AFTER_CAP = env.float("POSTHOG_RETRY_AFTER_CAP", default=60.0)
+# The most of one answer read (bytes): a weekly answer is a few kilobytes, so this only stops
+# a broken proxy or host from filling the memory (metrics/posthog/client.py).
+POSTHOG_MAX_ANSWER_BYTES = env.int("POSTHOG_MAX_ANSWER_BYTES", default=16 * 1024 * 1024)
 
 # --- Weeks and what counts --------------------------------------------------------------
 VISITORSYNC_WEEK_START = env.str("VISITORSYNC_WEEK_START", default="monday").strip().lower()

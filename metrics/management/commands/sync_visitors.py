@@ -60,7 +60,7 @@ class Command(WithoutPostHogWarning):
             self.stdout.write(f"  {phase}: {done}/{total} weeks")
 
     def _print_status(self) -> None:
-        status = tracker.get_sync_status()
+        status = jobs.get_sync_status()
         if status.posthog_configured:
             self.stdout.write(self.style.SUCCESS("PostHog: configured"))
         else:
