@@ -119,7 +119,9 @@ class RequestDeadline(Deadline):
     A wait starts with each query (an execute wrapper), and with `check_connection()`; the
     commit or rollback that follows a query counts as part of its wait. When the limit passes
     and the connection is waiting for an answer, its socket is shut down as for a deadline;
-    a connection that is idle then (its thread waits on something else) is left alone.
+    a connection that is idle then (its thread waits on something else) is left alone. (The
+    fetches of a server-side cursor are not queries: iterating one for longer than the limit
+    would be cut. No door iterates one.)
     """
 
     def __init__(
@@ -178,11 +180,12 @@ class RequestDeadline(Deadline):
             if self.at > time.monotonic():
                 return self.at  # a wait started since
             self._watched = False
-            if not _waiting_for_an_answer(self._wrapper.connection):
+            conn = self._wrapper.connection  # once: the thread may open another meanwhile
+            if not _waiting_for_an_answer(conn):
                 return None
             first = not self.expired
             self.expired = True
-            _shut_down(self._wrapper.connection)
+            _shut_down(conn)
         if first:
             self._expired()
         return None
