@@ -128,18 +128,20 @@ def webhook_limits() -> Found:
     "metrics.E010", hint="Unset one for its default. See docs/configuration.md, 'Django and the database'."
 )
 def database_timeouts() -> Found:
-    """Timeouts libpq or the webhook's deadline could not work with."""
+    """Timeouts libpq or the app's database deadlines could not work with."""
     if (
         settings.DATABASE_CONNECT_TIMEOUT >= 1
         and settings.DATABASE_STATEMENT_TIMEOUT >= 0
         and settings.DATABASE_TCP_USER_TIMEOUT >= 0
         and settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT > 0
+        and settings.VISITORSYNC_REQUEST_DB_TIMEOUT > 0
     ):
         return None
     return (
         "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "
         "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), "
-        "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."
+        "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s), "
+        "VISITORSYNC_REQUEST_DB_TIMEOUT more than 0."
     )
 
 

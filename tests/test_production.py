@@ -125,6 +125,11 @@ def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
     assert config["accesslog"] == "-"
 
 
+def test_gunicorn_opens_no_control_socket(monkeypatch):
+    """gunicorn 25.1+ would open one at a path shared by every instance of the user."""
+    assert gunicorn_config(monkeypatch)["control_socket_disable"] is True
+
+
 def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):
     config = gunicorn_config(monkeypatch)
     one_query = PostHogConfig.from_settings().longest_query

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from metrics import tracker
 from metrics.core.logsafe import loggable
+from metrics.http.database_wait import own_database_wait
 from metrics.http.params import allow_methods, unauthorized
 from metrics.posthog import destination
 from metrics.presentation import error_response, http_status_for
@@ -19,6 +20,7 @@ DATABASE_UNAVAILABLE = "The database is unavailable right now; PostHog will retr
 
 
 @csrf_exempt
+@own_database_wait  # VISITORSYNC_WEBHOOK_DB_TIMEOUT bounds the whole delivery (tracker.record_pageview)
 @allow_methods("GET", "POST")
 def posthog_webhook(request: HttpRequest) -> JsonResponse:
     """PostHog's HTTP Webhook destination posts events here; GET answers a health document.

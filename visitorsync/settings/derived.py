@@ -34,6 +34,11 @@ MIDDLEWARE = [
     # Serves collected static files (the admin's) with far-future caching; right after
     # SecurityMiddleware so they get its headers but skip the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every error under /api/ as the JSON error object, also those of the middleware below.
+    "metrics.http.api_errors.ApiErrorsMiddleware",
+    # A bounded wait on the database for every request, sessions and the admin's login
+    # included, and a fast 503 while the database does not answer.
+    "metrics.http.database_wait.DatabaseWaitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -87,6 +87,10 @@ DATABASE_TCP_USER_TIMEOUT = env.float("DATABASE_TCP_USER_TIMEOUT", default=10.0)
 # Longest a webhook delivery waits on the database in all, enforced by the app itself
 # (metrics/core/db_deadline.py): PostHog gives up after 10 s.
 VISITORSYNC_WEBHOOK_DB_TIMEOUT = env.float("VISITORSYNC_WEBHOOK_DB_TIMEOUT", default=5.0)
+# Longest any other request waits for one answer from the database, enforced by the app
+# (metrics/http/database_wait.py); past it the process answers 503 at once to requests that
+# need the database until it answers again, so a silent database cannot hold every thread.
+VISITORSYNC_REQUEST_DB_TIMEOUT = env.float("VISITORSYNC_REQUEST_DB_TIMEOUT", default=3.0)
 
 # --- Production: HTTPS behind a proxy ------------------------------------------------------
 # Safe defaults when DEBUG is off; each can be overridden from the environment.
