@@ -87,7 +87,7 @@ def test_a_failing_webhook_never_breaks_the_sync_and_is_retried_at_the_next_chec
 def test_a_mail_server_that_is_down_never_breaks_a_sync(posthog_stub, settings, alert_hook):
     settings.VISITORSYNC_ALERT_RECIPIENTS = ALERT_TO
     settings.EMAIL_CONFIGURED = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "metrics.reports.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2.0
     posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED)
     assert _sync() is None
