@@ -195,9 +195,9 @@ class ReportDelivery(models.Model):
 class Alert(models.Model):
     """One occurrence of an alert condition, from when it started until it cleared.
 
-    At most one open row (resolved_at null) per kind. `notified` records, per phase ("start",
-    "resolved") and channel ("mail", "webhook"), when the message went out; a channel missing
-    there is retried at the next check.
+    At most one open row (resolved_at null) per kind. Its messages ("start", "resolved") on
+    each channel are `AlertDelivery` rows; a channel without a sent one is retried at the
+    next check.
     """
 
     class Kind(models.TextChoices):
@@ -213,7 +213,6 @@ class Alert(models.Model):
     message = models.TextField()
     started_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    notified = models.JSONField(default=dict, blank=True)
     last_error = models.TextField(blank=True, help_text="Why the last notification attempt failed.")
 
     class Meta:
@@ -226,3 +225,51 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} since {self.started_at:%Y-%m-%d %H:%M}"
+
+    def sent_by_phase(self) -> dict[str, list[str]]:
+        """Phase -> the channels its message went out on (reads prefetched `deliveries`)."""
+        sent: dict[str, list[str]] = {}
+        for delivery in self.deliveries.all():
+            if delivery.status == AlertDelivery.Status.SENT:
+                sent.setdefault(delivery.phase, []).append(delivery.channel)
+        return sent
+
+
+class AlertDelivery(models.Model):
+    """One message of an alert (its start or its resolution) on one channel.
+
+    One row per alert, phase and channel (a unique constraint): inserting it claims the send,
+    so concurrent alert checks send each message once. A failed row is taken over by the next
+    check, as is a `sending` row whose sender died (metrics.reports.claims).
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    class Phase(models.TextChoices):
+        START = "start", "Started"
+        RESOLVED = "resolved", "Resolved"
+
+    class Channel(models.TextChoices):
+        MAIL = "mail", "Mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    claimed_at = models.DateTimeField(default=timezone.now, help_text="When its sender took it.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["alert", "phase", "channel"]
+        verbose_name_plural = "alert deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "phase", "channel"], name="metrics_alertdelivery_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert} ({self.phase}) by {self.channel}: {self.get_status_display()}"

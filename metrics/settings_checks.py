@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 # Each of these stopped the app when the settings were imported; as checks, `manage.py check`
 # lists them all at once and a test can check a value in-process. They stay fatal: every
@@ -159,6 +160,19 @@ def alert_settings() -> Found:
         "EMAIL_TIMEOUT, VISITORSYNC_ALERT_WEBHOOK_TIMEOUT and VISITORSYNC_ALERT_QUIET_HOURS must be "
         "above 0, and VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
     )
+
+
+@settings_check("metrics.E015", hint="Separate addresses with commas. See docs/reports-and-alerts.md.")
+def recipients() -> Found:
+    """An address the mail code cannot use (a newline, no @) would fail every send to it."""
+    found = []
+    for name in ("VISITORSYNC_REPORT_RECIPIENTS", "VISITORSYNC_ALERT_RECIPIENTS"):
+        for address in getattr(settings, name):
+            try:
+                validate_email(address)
+            except ValidationError:
+                found.append(f"{name} holds {address!r}, which is not an email address.")
+    return found
 
 
 @settings_check("metrics.E012")

@@ -95,6 +95,8 @@ MESSAGES = [
     ("metrics/reports/alert_webhook.py", "did not answer within "),
     ("metrics/reports/alert_webhook.py", "Could not reach the alert webhook at "),
     ("metrics/reports/alert_webhook.py", "is a live incoming-webhook URL."),
+    ("metrics/reports/smtp.py", " did not finish taking the message "),
+    ("metrics/settings_checks.py", ", which is not an email address."),
     ("metrics/reports/alerts.py", "alert check after a sync failed; it runs again at the next sync"),
     ("metrics/reports/alerts.py", " not sent by "),
     ("metrics/reports/alerts.py", "No successful sync since "),

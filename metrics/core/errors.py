@@ -43,6 +43,7 @@ SuspiciousOperation 400 (the latter also logged as a security event), the others
     │   ├── ReportNotConfigured        [ImproperlyConfigured]
     │   │   └── MailNotConfigured
     │   ├── ReportNotSent
+    │   ├── MailTooSlow                [smtplib.SMTPException]
     │   └── WebhookNotSent
     ├── BadParameter                   [ValueError] the HTTP doors' query and form parameters
     │   └── UnreadableBody
@@ -54,6 +55,7 @@ so the `except DatabaseError` that turns a driver's error into one of these neve
 its own result.
 """
 
+import smtplib
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import (
@@ -229,6 +231,11 @@ class MailNotConfigured(ReportNotConfigured):
 
 class ReportNotSent(ReportError):
     """The mail server refused or could not be reached; the unsent recipients are retried next time."""
+
+
+class MailTooSlow(ReportError, smtplib.SMTPException):
+    """The mail server did not finish taking a message within EMAIL_TIMEOUT (the most one send
+    may take), so visitorsync hung up; it fails like any mail server failure and is retried."""
 
 
 class WebhookNotSent(ReportError):

@@ -2,8 +2,8 @@
 
 It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
 call, with one grouped HogQL query (the tracker decides the ranges), bounds each attempt in
-all (`attempt_deadline.py`: the read timeout alone bounds only each read) and each answer's
-size (POSTHOG_MAX_ANSWER_BYTES), retries what a retry can fix, and returns plain
+all (`metrics.core.attempt_deadline`: the read timeout alone bounds only each read) and each
+answer's size (POSTHOG_MAX_ANSWER_BYTES), retries what a retry can fix, and returns plain
 dataclasses. Every error it raises is a `errors.PostHogError` whose message tells the user
 what to do.
 """
@@ -20,9 +20,9 @@ from typing import Any
 import requests
 
 from metrics.core import errors, weeks
+from metrics.core.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.core.logsafe import loggable
 from metrics.posthog.answers import error_for, json_object, retryable
-from metrics.posthog.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.config import PostHogConfig
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_query
 

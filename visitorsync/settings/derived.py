@@ -178,6 +178,9 @@ except ImproperlyConfigured as err:
         "EMAIL_URL must start with smtp://, smtps:// (TLS from the start) or smtp+tls:// (STARTTLS), for "
         "example smtp+tls://user:password@smtp.example.com:587; percent-encode @ or : in the password."
     ) from err
+if vars()["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+    # Django's, with EMAIL_TIMEOUT bounding each whole send rather than each read.
+    EMAIL_BACKEND = "metrics.reports.smtp.EmailBackend"
 SERVER_EMAIL = read.DEFAULT_FROM_EMAIL
 
 # --- Logging ----------------------------------------------------------------------------

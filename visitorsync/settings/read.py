@@ -187,7 +187,8 @@ VISITORSYNC_WEBHOOK_RETENTION_WEEKS = env.int("VISITORSYNC_WEBHOOK_RETENTION_WEE
 # process's output) with DEBUG, otherwise no mail at all.
 email_url = read_raw("EMAIL_URL")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="visitorsync <visitorsync@localhost>")
-# Seconds an SMTP connection may block (Django's default is forever).
+# Seconds one SMTP send may take in all, from connecting to QUIT (metrics.reports.smtp;
+# Django's own backend would bound each read only, and waits forever by default).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 VISITORSYNC_REPORT_RECIPIENTS = [
     a.strip() for a in env.list("VISITORSYNC_REPORT_RECIPIENTS", default=[]) if a.strip()
@@ -197,6 +198,7 @@ VISITORSYNC_ALERT_RECIPIENTS = [
 ]
 # Slack-compatible incoming webhook; its path is a secret.
 VISITORSYNC_ALERT_WEBHOOK_URL = read_raw("VISITORSYNC_ALERT_WEBHOOK_URL")
+# Seconds one post to it may take in all, from connecting to the end of the answer.
 VISITORSYNC_ALERT_WEBHOOK_TIMEOUT = env.float("VISITORSYNC_ALERT_WEBHOOK_TIMEOUT", default=10.0)
 VISITORSYNC_ALERT_QUIET_HOURS = env.float("VISITORSYNC_ALERT_QUIET_HOURS", default=24.0)
 VISITORSYNC_ALERT_DROP = env.float("VISITORSYNC_ALERT_DROP", default=0.5)
