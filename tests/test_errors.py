@@ -158,6 +158,7 @@ STATUSES = {
     errors.ReportNotConfigured: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.MailNotConfigured: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.ReportNotSent: HTTPStatus.INTERNAL_SERVER_ERROR,
+    errors.MailTooSlow: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.WebhookNotSent: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.BadParameter: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.UnreadableBody: HTTPStatus.INTERNAL_SERVER_ERROR,
