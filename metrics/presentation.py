@@ -215,6 +215,23 @@ def report_summary(result) -> str:
     return f"Weekly report for the week of {week} {sent}{already}."
 
 
+def report_queued_json(plan) -> dict[str, Any]:
+    """A report whose sends follow the answer (the cron endpoint's `report`): `queued` is how
+    many recipients it goes to, `sent` 0 (nothing has gone out when the answer does)."""
+    return {**report_json(plan), "sent": 0, "queued": len(plan.sent)}
+
+
+def report_queued_summary(plan) -> str:
+    """One line on a report whose sends follow the answer (the admin's test report)."""
+    week = plan.report.week.week_start
+    if not plan.sent:
+        return f"The report for the week of {week} goes to nobody new ({len(plan.skipped)} already had it)."
+    return (
+        f"Sending the report for the week of {week} to {', '.join(plan.sent)} now: reload this page in "
+        "a few seconds to see it under Reports and alerts."
+    )
+
+
 def report_json(result) -> dict[str, Any]:
     """A weekly report send as JSON (the cron endpoint's `report`)."""
     week = result.report.week

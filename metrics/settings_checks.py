@@ -146,19 +146,28 @@ def database_timeouts() -> Found:
     )
 
 
+# The most one send may take. A delivery still "sending" after 15 minutes is taken over as
+# its sender's death (metrics/reports/claims.py, ABANDON_AFTER): a send that could take that
+# long might be taken over while it is still going, and the message would go out twice.
+MAX_SEND_SECONDS = 600
+
+
 @settings_check("metrics.E011", hint="See docs/reports-and-alerts.md.")
 def alert_settings() -> Found:
-    """Timeouts of 0 fail every send; a drop that is not a share alerts always or never."""
+    """Timeouts of 0 fail every send, and one past MAX_SEND_SECONDS could send twice; a drop
+    that is not a share alerts always or never."""
     if (
-        settings.EMAIL_TIMEOUT > 0
-        and settings.VISITORSYNC_ALERT_WEBHOOK_TIMEOUT > 0
+        0 < settings.EMAIL_TIMEOUT <= MAX_SEND_SECONDS
+        and 0 < settings.VISITORSYNC_ALERT_WEBHOOK_TIMEOUT <= MAX_SEND_SECONDS
         and settings.VISITORSYNC_ALERT_QUIET_HOURS > 0
         and 0 < settings.VISITORSYNC_ALERT_DROP < 1
     ):
         return None
     return (
-        "EMAIL_TIMEOUT, VISITORSYNC_ALERT_WEBHOOK_TIMEOUT and VISITORSYNC_ALERT_QUIET_HOURS must be "
-        "above 0, and VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
+        f"EMAIL_TIMEOUT and VISITORSYNC_ALERT_WEBHOOK_TIMEOUT must be above 0 and at most "
+        f"{MAX_SEND_SECONDS} seconds (a send still going after 15 minutes is taken over and could go "
+        "out twice), VISITORSYNC_ALERT_QUIET_HOURS above 0, and "
+        "VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
     )
 
 

@@ -132,3 +132,10 @@ def test_the_migration_keeps_what_was_sent_as_sent_deliveries():
     assert alert.sent_by_phase() == {"resolved": ["mail"], "start": ["mail", "webhook"]}
     assert set(AlertDelivery.objects.values_list("sent_at", flat=True)) == {sent_at}
     call_command("makemigrations", "metrics", "--check", "--dry-run", verbosity=0)
+
+
+def test_the_longest_send_allowed_ends_well_before_a_sending_row_is_taken_over():
+    # Issue 18 finding 1: a takeover of a slow but live send would send the message twice.
+    from metrics.settings_checks import MAX_SEND_SECONDS
+
+    assert dt.timedelta(seconds=MAX_SEND_SECONDS) * 1.5 <= ABANDON_AFTER

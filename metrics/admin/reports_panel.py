@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from metrics import jobs, reports
 from metrics.admin.buttons import sync_button
 from metrics.models import Alert, ReportDelivery
-from metrics.presentation import report_summary
+from metrics.presentation import report_queued_summary
 from metrics.reports import alert_webhook
 
 ALERT_HISTORY = 10
@@ -28,13 +28,14 @@ class ReportsPanel:
     def test_report_view(self, request: HttpRequest) -> HttpResponse:
         """POST: send the last complete week's report now, marked as a test, to every recipient."""
         model_admin = self.model_admin
+        after = jobs.AfterAnswer()  # the mail goes out once the page has its answer
         try:
-            result = jobs.send_weekly_report(test=True)
+            plan = jobs.queue_weekly_report(after=after, test=True)
         except reports.ReportError as err:
             model_admin.message_user(request, f"The test report was not sent. {err}", messages.ERROR)
         else:
-            model_admin.message_user(request, f"Test report: {report_summary(result)}", messages.SUCCESS)
-        return redirect("admin:metrics_weeklymetric_sync")
+            model_admin.message_user(request, f"Test report: {report_queued_summary(plan)}", messages.SUCCESS)
+        return after.attach(redirect("admin:metrics_weeklymetric_sync"))
 
     @sync_button
     def test_alert_view(self, request: HttpRequest) -> HttpResponse:

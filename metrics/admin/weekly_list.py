@@ -203,17 +203,21 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
-    def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         options = tracker.SyncOptions(
             trigger=SyncRun.Trigger.ADMIN_ACTION, started_by=request.user.get_username()
         )
+        after = jobs.AfterAnswer()  # the alert check follows the page's answer
         try:
-            run = jobs.sync_weeks(options, week_starts=queryset.values_list("week_start", flat=True))
+            run = jobs.sync_weeks(
+                options, week_starts=queryset.values_list("week_start", flat=True), after=after
+            )
         except tracker.TrackerError as err:
             text = error_text(err, details=self.has_view_runs_permission(request))
             self.message_user(request, f"Nothing was changed. {text}", messages.ERROR)
         else:
             self.message_user(request, run_summary(run), messages.SUCCESS)
+        return after.attach(HttpResponseRedirect(request.get_full_path()))
 
     @admin.action(description="Export selected weeks as CSV", permissions=["view"])
     def export_selected_as_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:

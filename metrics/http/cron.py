@@ -21,7 +21,13 @@ from metrics.http.params import (
     single_values,
 )
 from metrics.models import SyncRun
-from metrics.presentation import error_json, error_response, report_json, run_json, tracker_error_response
+from metrics.presentation import (
+    error_json,
+    error_response,
+    report_queued_json,
+    run_json,
+    tracker_error_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +42,10 @@ def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
 
     Optional `since=YYYY-MM-DD`, `dry_run=1`, `force=1`, `report=1` (after a successful sync,
     mail the weekly report unless it went out already) in the query string or a form body.
-    200 with the run's summary (and `report`: sent, or its error); 400 bad parameter; 401 bad
-    secret; 409 a sync is already running; 415 a JSON (or other non-form) body; 422 wipe-out
-    refused; 502 PostHog failed; 503 not configured.
+    The alert check and the report's mail follow the answer.
+    200 with the run's summary (and `report`: how many it is queued for, or its error); 400
+    bad parameter; 401 bad secret; 409 a sync is already running; 415 a JSON (or other
+    non-form) body; 422 wipe-out refused; 502 PostHog failed; 503 not configured.
     """
     denied = _authenticate_cron(request)
     if denied is not None:
@@ -51,21 +58,25 @@ def cron_sync_visitors(request: HttpRequest) -> JsonResponse:
         return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(err))
     except BadParameter as err:
         return error_response(HTTPStatus.BAD_REQUEST, str(err))
+    # The alert check and the report's sends run once the answer is out: a slow mail server
+    # or alert webhook never holds the scheduler.
+    after = jobs.AfterAnswer()
     try:
-        run = jobs.sync_all_metrics(options)
+        run = jobs.sync_all_metrics(options, after=after)
     except tracker.TrackerError as err:
-        return tracker_error_response(err)
+        return after.attach(tracker_error_response(err))
     body = {"ok": True, "run": run_json(run)}
     if send_report and not options.dry_run:
-        body["report"] = _send_report()
-    return JsonResponse(body)
+        body["report"] = _queue_report(after)
+    return after.attach(JsonResponse(body))
 
 
-def _send_report() -> dict:
-    """The weekly report after a cron sync: its outcome in the body, never a change of status
-    (the sync did succeed; a mail problem is retried at the next call)."""
+def _queue_report(after: jobs.AfterAnswer) -> dict:
+    """The weekly report after a cron sync, sent after the answer: who it goes to in the body
+    (`queued`), or why it cannot go; never a change of status (the sync did succeed; a mail
+    problem is retried at the next call)."""
     try:
-        return report_json(jobs.send_weekly_report())
+        return report_queued_json(jobs.queue_weekly_report(after=after))
     except reports.ReportError as err:
         return error_json(str(err))
 

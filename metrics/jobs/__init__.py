@@ -3,12 +3,14 @@ status, with dead workers' runs and tasks recorded failed.
 
 The doors (HTTP views, the admin, management commands, the crontab job and the task worker)
 call these instead of the services, so the alert check after a sync or a report happens in
-one visible place rather than inside the tracker.
+one visible place rather than inside the tracker; a door that answers a caller first hands
+that work, and a report's sends, to an `AfterAnswer` (after_answer.py).
 """
 
+from metrics.jobs.after_answer import AfterAnswer
 from metrics.jobs.background import execute_in_background
 from metrics.jobs.dead_runs import get_run, get_sync_status, record_abandoned_runs
-from metrics.jobs.report import send_weekly_report
+from metrics.jobs.report import queue_weekly_report, send_weekly_report
 from metrics.jobs.syncs import (
     execute,
     execute_claimed_sync,
@@ -18,11 +20,13 @@ from metrics.jobs.syncs import (
 )
 
 __all__ = [
+    "AfterAnswer",
     "execute",
     "execute_claimed_sync",
     "execute_in_background",
     "get_run",
     "get_sync_status",
+    "queue_weekly_report",
     "record_abandoned_runs",
     "send_weekly_report",
     "sync_all_metrics",

@@ -38,22 +38,29 @@ class Command(WithoutPostHogWarning):
         sync = tracker.SyncOptions(
             trigger=SyncRun.Trigger.COMMAND, since=since, dry_run=options["dry_run"], force=options["force"]
         )
+        # The result is printed first; the alert check (its mail and webhook) runs after it.
+        after = jobs.AfterAnswer()
         try:
-            if options["week"]:
-                week = weeks.week_start_for_date(date_argument(options["week"]))
-                run = jobs.sync_weeks(sync, week_starts=[week], progress=self._progress)
-            elif options["id"] is not None:
-                run = jobs.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress)
-            else:
-                run = jobs.sync_all_metrics(sync, progress=self._progress)
+            run = self._sync(sync, options, after=after)
         except (tracker.InvalidSyncRequest, tracker.SyncInProgress) as err:
             raise CommandError(str(err)) from None
         except tracker.SyncFailed as err:
             which = f" #{err.run.pk}" if err.run else ""
+            after.run()  # the failure alert; bounded by the send deadlines
             raise CommandError(f"Sync{which} failed: {err}") from None
         self.stdout.write(self.style.SUCCESS(run_summary(run)))
         for line in change_lines(run):
             self.stdout.write(f"  {line}")
+        self.stdout.flush()
+        after.run()
+
+    def _sync(self, sync: tracker.SyncOptions, options: dict, *, after: jobs.AfterAnswer) -> SyncRun:
+        if options["week"]:
+            week = weeks.week_start_for_date(date_argument(options["week"]))
+            return jobs.sync_weeks(sync, week_starts=[week], progress=self._progress, after=after)
+        if options["id"] is not None:
+            return jobs.sync_metric_by_id(sync, metric_id=options["id"], progress=self._progress, after=after)
+        return jobs.sync_all_metrics(sync, progress=self._progress, after=after)
 
     def _progress(self, done: int, total: int, phase: str) -> None:
         if self.verbosity >= 1:
