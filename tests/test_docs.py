@@ -306,7 +306,15 @@ def test_every_relative_link_resolves(page):
 
 def test_benchmark_tables_keep_their_markers():
     text = (ROOT / "docs" / "performance.md").read_text()
-    for name in ("sync", "webhook", "slow-clients", "slow-posthog", "heavy-ranges", "large-answer"):
+    for name in (
+        "sync",
+        "webhook",
+        "slow-clients",
+        "slow-posthog",
+        "heavy-ranges",
+        "large-answer",
+        "slow-sends",
+    ):
         assert text.count(f"<!-- bench:{name} -->") == 1 and text.count(f"<!-- /bench:{name} -->") == 1
         inside = text.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
         assert re.search(r"^\|.*\|$", inside, re.MULTILINE), f"bench:{name} holds no table"
