@@ -61,40 +61,44 @@ def one_round(base: str, database: Path, *, expected: int) -> tuple[float, float
 
 def run(*, drip: float, rounds: int) -> tuple[list[float], list[float]]:
     doors, sends = [], []
-    with tempfile.TemporaryDirectory() as tmp, PostHogStub(events=generate(weeks=20)) as stub:
-        with SMTPServer() as mail, HookServer() as hook:
-            if drip:
-                mail.drip(seconds_per_byte=0.2, for_seconds=drip)
-                hook.drip(seconds_per_byte=0.2, for_seconds=drip)
-            database = Path(tmp) / "bench.sqlite3"
-            port = free_port()
-            env = serve_env(
-                database_url=f"sqlite:///{database}",
-                port=port,
-                static_root=Path(tmp) / "static",
-                POSTHOG_HOST=stub.url,
-                POSTHOG_PROJECT_ID=stub.project_id,
-                POSTHOG_API_KEY=stub.api_key,
-                EMAIL_URL=f"smtp://127.0.0.1:{mail.port}",
-                EMAIL_TIMEOUT=str(SEND_TIMEOUT),
-                VISITORSYNC_ALERT_WEBHOOK_TIMEOUT=str(SEND_TIMEOUT),
-                VISITORSYNC_REPORT_RECIPIENTS="ana@example.test,ben@example.test",
-                VISITORSYNC_ALERT_WEBHOOK_URL=hook.url,
-                VISITORSYNC_BACKFILL_WEEKS="20",
-            )
-            server = start_serve(env, log_path=Path(tmp) / "serve.log", port=port)
-            try:
-                base = f"http://127.0.0.1:{port}"
-                for number in range(rounds):
-                    # Each round is the report's first send of a new week's rows: clear them.
-                    with sqlite3.connect(database) as connection:
-                        connection.execute("DELETE FROM metrics_reportdelivery")
-                    door, send = one_round(base, database, expected=2)
-                    doors.append(door)
-                    sends.append(send)
-                    print(f"  round {number + 1}: door {door:.2f} s, sends recorded {send:.2f} s", flush=True)
-            finally:
-                stop_group(server)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        PostHogStub(events=generate(weeks=20)) as stub,
+        SMTPServer() as mail,
+        HookServer() as hook,
+    ):
+        if drip:
+            mail.drip(seconds_per_byte=0.2, for_seconds=drip)
+            hook.drip(seconds_per_byte=0.2, for_seconds=drip)
+        database = Path(tmp) / "bench.sqlite3"
+        port = free_port()
+        env = serve_env(
+            database_url=f"sqlite:///{database}",
+            port=port,
+            static_root=Path(tmp) / "static",
+            POSTHOG_HOST=stub.url,
+            POSTHOG_PROJECT_ID=stub.project_id,
+            POSTHOG_API_KEY=stub.api_key,
+            EMAIL_URL=f"smtp://127.0.0.1:{mail.port}",
+            EMAIL_TIMEOUT=str(SEND_TIMEOUT),
+            VISITORSYNC_ALERT_WEBHOOK_TIMEOUT=str(SEND_TIMEOUT),
+            VISITORSYNC_REPORT_RECIPIENTS="ana@example.test,ben@example.test",
+            VISITORSYNC_ALERT_WEBHOOK_URL=hook.url,
+            VISITORSYNC_BACKFILL_WEEKS="20",
+        )
+        server = start_serve(env, log_path=Path(tmp) / "serve.log", port=port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for number in range(rounds):
+                # Each round is the report's first send of a new week's rows: clear them.
+                with sqlite3.connect(database) as connection:
+                    connection.execute("DELETE FROM metrics_reportdelivery")
+                door, send = one_round(base, database, expected=2)
+                doors.append(door)
+                sends.append(send)
+                print(f"  round {number + 1}: door {door:.2f} s, sends recorded {send:.2f} s", flush=True)
+        finally:
+            stop_group(server)
     return doors, sends
 
 
