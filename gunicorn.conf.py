@@ -70,6 +70,11 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
+# gunicorn 25.1+ opens a control socket for `gunicornc` by default, at one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), so two instances on one host
+# would announce the same socket. visitorsync needs none: off.
+control_socket_disable = True
+
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = 200

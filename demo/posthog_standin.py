@@ -8,8 +8,9 @@ what PostHog refuses (`values` together with `{filters}`, an unknown placeholder
 key: 400), answers 512 for a range longer than `max_weeks_per_query` (PostHog's "too heavy"),
 and computes the weekly numbers from its own fixture events (the ground truth). It checks the
 Bearer key and project id, applies the LIMIT (reporting `hasMore` only without one, as PostHog
-does), and can add latency, answer a scripted sequence of failures, or trickle its answers
-one byte at a time (`trickle`), as a congested link or a broken proxy does.
+does), and can add latency, answer a scripted sequence of failures, trickle its answers
+one byte at a time (`trickle`), as a congested link or a broken proxy does, or pad an answer
+to any size (`answer_next_large`), streamed without holding it in memory.
 
 Run it as a process: `python -m demo.posthog_standin --port 8123 --weeks 12`, or with
 the events a test also sends as webhooks: `--events-file events.json` (see `dump_events`).
@@ -56,6 +57,15 @@ class Trickle:
 
     sent: int
     total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LargeAnswer:
+    """The next computed answer, padded to `size` bytes; see `PostHogStub.answer_next_large`."""
+
+    size: int
+    length: bool = True
+    stall_after: int | None = None
 
 
 @dataclasses.dataclass
@@ -107,6 +117,8 @@ class PostHogStub:
         self.trickle_headers = True
         self.trickle_length = True
         self.trickles: list[Trickle] = []
+        self.large_next: list[LargeAnswer] = []
+        self.large_answers: list[Trickle] = []  # how much of each large answer was written
         self._trickle_ended = threading.Condition(self._lock)
         self._stopping = threading.Event()
 
@@ -178,6 +190,15 @@ class PostHogStub:
         """Answer the next query with this body instead of the computed one (e.g. a malformed answer)."""
         self.scripted.append(ScriptedResponse(status, body, headers))
 
+    def answer_next_large(self, size: int, *, length: bool = True, stall_after: int | None = None) -> None:
+        """Answer the next query (that gets a computed answer) with it padded to `size` bytes:
+        valid JSON, the true rows plus a `padding` string, written 64 KiB at a time and never
+        held in memory. Without `length`, no Content-Length: the body ends with the connection.
+        With `stall_after`, only that many body bytes are written, then nothing until the stub
+        stops (an answer that announces more than it sends)."""
+        with self._lock:
+            self.large_next.append(LargeAnswer(size, length, stall_after))
+
     def truth(self, *, tz_name: str, mode: int, event: str = "$pageview") -> dict[dt.date, tuple[int, int]]:
         return weekly_truth(self.events, tz_name=tz_name, mode=mode, event=event)
 
@@ -232,6 +253,10 @@ class PostHogStub:
                 HTTPStatus.BAD_REQUEST,
                 {"type": "validation_error", "code": "invalid_input", "detail": str(err)},
             )
+        with self._lock:
+            large = self.large_next.pop(0) if self.large_next else None
+        if large:
+            return self._send_large(request, answer, large)
         self._send(request, HTTPStatus.OK, answer)
 
     def _capture(self, request: BaseHTTPRequestHandler, raw: bytes) -> None:
@@ -262,6 +287,39 @@ class PostHogStub:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(data)
+
+    def _send_large(self, request: BaseHTTPRequestHandler, answer: dict, large: LargeAnswer) -> None:
+        head, tail = b'{"padding": "', b'", ' + json.dumps(answer).encode()[1:]
+        padding = max(0, large.size - len(head) - len(tail))
+        total = len(head) + padding + len(tail)
+        chunk = b"x" * (64 * 1024)
+        sent = 0
+        request.close_connection = True
+        try:
+            request.send_response(HTTPStatus.OK)
+            request.send_header("Content-Type", "application/json")
+            if large.length:
+                request.send_header("Content-Length", str(total))
+            else:
+                request.send_header("Connection", "close")
+            request.end_headers()
+            request.wfile.write(head)
+            sent = len(head)
+            end = total - len(tail) if large.stall_after is None else min(large.stall_after, total)
+            while sent < end and not self._stopping.is_set():
+                part = chunk[: min(len(chunk), end - sent)]
+                request.wfile.write(part)
+                sent += len(part)
+            if large.stall_after is not None:
+                self._stopping.wait()
+            else:
+                request.wfile.write(tail)
+                sent += len(tail)
+        except OSError:
+            pass  # the client hung up
+        finally:
+            with self._lock:
+                self.large_answers.append(Trickle(sent=sent, total=total))
 
     def _trickle(
         self, request: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]

@@ -1,11 +1,13 @@
-"""About a year of realistic sample events for the demo, and the weekly ground truth.
+"""Two years of realistic sample events for the demo, and the weekly ground truth.
 
 The shape: steady growth, a dip of a few weeks (a summer holiday), fewer visits at weekends,
 a pool of returning visitors next to new ones, and identified persons who reach the site from
 several devices (several distinct ids, one person id: PostHog counts them once).
 
-`python -m demo.sample --weeks 52 --out events.json` writes them for the stand-in's
-`--events-file`.
+The first week is a whole one (it starts on a Monday, 00:00 UTC, the demo's week), so no
+comparison is made with a partial week, and two years give every week of the second year its
+"same week last year". `python -m demo.sample --weeks 106 --out events.json` writes them for
+the stand-in's `--events-file`; `first_week(weeks=...)` is the date a demo sync starts from.
 """
 
 import argparse
@@ -27,12 +29,24 @@ def visitors_in_week(index: int, weeks: int, rng: random.Random) -> int:
     return max(3, int(growth * dip * rng.uniform(0.9, 1.1)))
 
 
-def generate(*, weeks: int = 52, seed: int = 7, end: dt.datetime | None = None) -> list[Event]:
-    """Deterministic sample `$pageview` events (and a few other events) over the `weeks`
-    weeks before `end` (default: now), all from HOST."""
+WEEKS = 106  # two full years, and the weeks since
+
+
+def first_week(*, weeks: int, end: dt.datetime | None = None) -> dt.datetime:
+    """Monday 00:00 UTC of the first sample week: `weeks` whole weeks before the current one."""
+    end = end or dt.datetime.now(dt.UTC)
+    monday = (end - dt.timedelta(days=end.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday - dt.timedelta(weeks=weeks)
+
+
+def generate(*, weeks: int = WEEKS, seed: int = 7, end: dt.datetime | None = None) -> list[Event]:
+    """Deterministic sample `$pageview` events (and a few other events) over `weeks` whole
+    weeks before the current one and the current week up to `end` (default: now), all from
+    HOST."""
     rng = random.Random(seed)
     end = end or dt.datetime.now(dt.UTC)
-    start = end - dt.timedelta(weeks=weeks)
+    start = first_week(weeks=weeks, end=end)
+    weeks += 1  # and the current week, so far
     regulars: list[str] = []  # persons who came before and may come back
     events: list[Event] = []
     for index in range(weeks):
@@ -60,10 +74,14 @@ def generate(*, weeks: int = 52, seed: int = 7, end: dt.datetime | None = None) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--weeks", type=int, default=WEEKS, help="whole weeks before the current one")
+    parser.add_argument("--first-week", action="store_true", help="print the first week's date and exit")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True, help="file to write the events to (JSON)")
     args = parser.parse_args()
+    if args.first_week:
+        print(first_week(weeks=args.weeks).date().isoformat())
+        return
     events = generate(weeks=args.weeks, seed=args.seed)
     with open(args.out, "w") as file:
         file.write(dump_events(events))

@@ -5,6 +5,8 @@ Errors tagged `SETTINGS` are values the app must not run with (a wrong week star
 every week wrong); `stop_on_settings_errors` raises them where no check runs.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core import checks
 
@@ -119,3 +121,56 @@ def report_settings() -> Found:
     if not wanting or settings.EMAIL_CONFIGURED:
         return None
     return f"{' and '.join(wanting)} set but EMAIL_URL is not, so no report or alert mail is sent."
+
+
+# The command every secret hint gives: one fresh value per role.
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 (a command)
+
+
+@system_check(
+    "metrics.W007",
+    hint=(
+        f"Replace it with a generated value ({NEW_SECRET}) and give the new one to whoever sends "
+        "it (the PostHog destination, the scheduler, the API client). See docs/configuration.md, "
+        "'Secrets'."
+    ),
+    tags=(checks.Tags.security,),
+    deploy=True,
+)
+def weak_secrets() -> Found:
+    """A secret a person chose must be one nobody can guess (the rule is secrets.is_weak)."""
+    return [
+        f"{secret.label} is shorter than {secrets.SHORTEST_STRONG_SECRET} characters or has fewer "
+        f"than {secrets.FEWEST_DIFFERENT_CHARACTERS} different ones, so it can be guessed: whoever "
+        f"does can {secret.role}."
+        for secret in secrets.configured_secrets()
+        if secret.chosen and secrets.is_weak(secret.value)
+    ]
+
+
+@system_check(
+    "metrics.W008",
+    hint=f"Give each role its own generated value ({NEW_SECRET}). See docs/configuration.md, 'Secrets'.",
+    tags=(checks.Tags.security,),
+    deploy=True,
+)
+def reused_secrets() -> Found:
+    """One value in two roles lets whoever holds it for one door use the other."""
+    by_value: dict[bytes, list[secrets.ConfiguredSecret]] = {}
+    for secret in secrets.configured_secrets():
+        by_value.setdefault(secret.value, []).append(secret)
+    messages = []
+    for holders in by_value.values():
+        roles = list(dict.fromkeys(holder.role for holder in holders))
+        if len(roles) > 1:
+            messages.append(
+                f"{_and(holder.label for holder in holders)} hold the same value, so whoever has "
+                f"it can {_and(roles)}."
+            )
+    return messages
+
+
+def _and(items: Iterable[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    words = list(items)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from metrics import catalog, tracker
 from metrics.core.errors import InvalidMetricDefinition
@@ -157,14 +158,22 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "healthy": status.healthy,
         "posthog_configured": status.posthog_configured,
         "missing_settings": status.missing_settings,
+        "settings_to_fix": status.settings_to_fix,
+        # The messages can quote a setting's value (a malformed host, say): trusted callers only.
+        **({"configuration_problems": status.posthog_problems} if trusted else {}),
         "webhook_secret_configured": status.webhook_secret_configured,
         "cron_secret_configured": status.cron_secret_configured,
         "schedule": schedule,
         "stale": status.stale,
         "stale_after_seconds": int(status.stale_after.total_seconds()),
+        "abandoned": status.abandoned,
         "running": run_json(running, trusted=trusted) if running else None,
         "last_run": (
-            {**run_json(last_run, trusted=trusted), "failed": last_run.status == SyncRun.Status.FAILED}
+            {
+                **run_json(last_run, trusted=trusted),
+                "failed": last_run.status == SyncRun.Status.FAILED,
+                "abandoned": last_run.abandoned,
+            }
             if last_run
             else None
         ),
@@ -182,6 +191,15 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "newest_week": _date(status.newest_week),
         "oldest_week": _date(status.oldest_week),
     }
+
+
+def ago(moment: dt.datetime | None, depth: int = 2) -> str:
+    """A past moment in words: "just now", "5 minutes ago", "2 days, 3 hours ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < dt.timedelta(minutes=1):
+        return "just now"  # timesince would say "0 minutes"
+    return f"{timesince(moment, depth=depth)} ago"
 
 
 def signed(value: int) -> str:

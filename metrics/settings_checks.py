@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 # Each of these stopped the app when the settings were imported; as checks, `manage.py check`
 # lists them all at once and a test can check a value in-process. They stay fatal: every
@@ -128,18 +129,20 @@ def webhook_limits() -> Found:
     "metrics.E010", hint="Unset one for its default. See docs/configuration.md, 'Django and the database'."
 )
 def database_timeouts() -> Found:
-    """Timeouts libpq or the webhook's deadline could not work with."""
+    """Timeouts libpq or the app's database deadlines could not work with."""
     if (
         settings.DATABASE_CONNECT_TIMEOUT >= 1
         and settings.DATABASE_STATEMENT_TIMEOUT >= 0
         and settings.DATABASE_TCP_USER_TIMEOUT >= 0
         and settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT > 0
+        and settings.VISITORSYNC_REQUEST_DB_TIMEOUT > 0
     ):
         return None
     return (
         "Database timeouts are seconds: DATABASE_CONNECT_TIMEOUT at least 1, "
         "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), "
-        "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."
+        "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s), "
+        "VISITORSYNC_REQUEST_DB_TIMEOUT more than 0."
     )
 
 
@@ -157,6 +160,19 @@ def alert_settings() -> Found:
         "EMAIL_TIMEOUT, VISITORSYNC_ALERT_WEBHOOK_TIMEOUT and VISITORSYNC_ALERT_QUIET_HOURS must be "
         "above 0, and VISITORSYNC_ALERT_DROP a share between 0 and 1 (0.5: alert when visitors halve)."
     )
+
+
+@settings_check("metrics.E015", hint="Separate addresses with commas. See docs/reports-and-alerts.md.")
+def recipients() -> Found:
+    """An address the mail code cannot use (a newline, no @) would fail every send to it."""
+    found = []
+    for name in ("VISITORSYNC_REPORT_RECIPIENTS", "VISITORSYNC_ALERT_RECIPIENTS"):
+        for address in getattr(settings, name):
+            try:
+                validate_email(address)
+            except ValidationError:
+                found.append(f"{name} holds {address!r}, which is not an email address.")
+    return found
 
 
 @settings_check("metrics.E012")
@@ -181,4 +197,16 @@ def proxy_ssl_header() -> Found:
         "SECURE_PROXY_SSL_HEADER must be '<header>,<value>' with the header in Django's "
         "META form, for example 'HTTP_X_FORWARDED_PROTO,https', not "
         f"{','.join(map(str, header))!r}."
+    )
+
+
+@settings_check("metrics.E014", hint="Default: 16777216 (16 MiB). " + CONFIGURATION_HINT)
+def posthog_answer_limit() -> Found:
+    """A limit of 0 or less would refuse every answer PostHog gives."""
+    limit = settings.POSTHOG_MAX_ANSWER_BYTES
+    if limit >= 1:
+        return None
+    return (
+        f"POSTHOG_MAX_ANSWER_BYTES must be a positive number of bytes, not {limit}: it is the most "
+        "of one PostHog answer visitorsync reads, far above a real weekly answer."
     )

@@ -126,7 +126,9 @@ def test_page_shows_last_run_counts_history_and_result(admin_client, posthog_stu
     )
     page = admin_client.get(SYNC_URL).content.decode()
     assert "1 succeeded, 1 failed" in page
-    assert f"Result of sync #{failed.pk}" in page and "PostHog said no" in page
+    # Issue 20 #17: a past event, with its time, not the current state.
+    assert f"Sync #{failed.pk} failed" in page and "just now</time>" in page
+    assert "it stopped with: PostHog said no" in page
     assert page.count('href="/admin/metrics/syncrun/') >= 3  # last sync, history rows, details
     assert f"{settings.VISITORSYNC_BACKFILL_WEEKS}, " in page  # weeks stored
 
@@ -234,7 +236,7 @@ def test_json_post_runs_in_the_background_and_progress_reports_the_result(
     finished = admin_client.get(progress_url).json()
     assert finished["status"] == SyncRun.Status.SUCCEEDED
     assert finished["weeks_done"] == finished["weeks_total"] == settings.VISITORSYNC_BACKFILL_WEEKS
-    assert f"Result of sync #{run_id}" in finished["result_html"]
+    assert f"Sync #{run_id} finished" in finished["result_html"]
     assert "created" in finished["result_html"]
     assert SyncRun.objects.get(pk=run_id).queries == 3  # 12 weeks in chunks of 4
     assert stored_numbers() == expected(posthog_stub, settings)
@@ -315,10 +317,16 @@ def test_growth_is_signed_coloured_and_blank_without_the_week_before(admin_clien
         WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK * offset, visitors=visitors)
     page = admin_client.get(LIST_URL).content.decode()
     cells = re.findall(r'<td class="field-growth">(.*?)</td>', page)
-    assert cells == [
-        # The week in progress is compared too, but marked and not coloured as a trend.
-        '<span class="vs-quiet" title="this week so far, against all of last week (200)">'
-        "-25.0% so far</span>",
+    # The week in progress is compared as the headline compares it (issue 20 #11: one
+    # comparison, one number): against last week prorated to this point; marked, not coloured.
+    card = r"<h3>Visitors, this week so far</h3>.*?<span class=\"vs-\w+\">[▲▼ ]*([-+]?[\d.]+%)</span>"
+    headline = re.search(card, page, re.S).group(1)
+    assert re.fullmatch(
+        r'<span class="vs-quiet" title="this week so far, against last week\'s total prorated to this '
+        r'point \(≈\d+\)">' + re.escape(headline) + " so far</span>",
+        cells[0],
+    ), (cells[0], headline)
+    assert cells[1:] == [
         '<span class="vs-up" title="from 100">▲ +100.0%</span>',  # 100 -> 200
         "-",  # the week before is not stored
         "-",  # the week before is not stored
@@ -334,7 +342,7 @@ def test_growth_survives_list_filters(admin_client):
     )
     WeeklyMetric.objects.create(week_start=current, visitors=120)
     page = admin_client.get(LIST_URL, {"synced": "never"}).content.decode()
-    assert page.count('class="field-week"') == 1 and "+20.0% so far" in page
+    assert page.count('class="field-week"') == 1 and "% so far</span>" in page
 
 
 def test_webhook_difference_and_never_synced_filter(admin_client):
@@ -502,6 +510,10 @@ def test_sync_run_admin_is_read_only_and_shows_changes_and_error(admin_client):
     )
     listing = admin_client.get(reverse("admin:metrics_syncrun_changelist")).content.decode()
     assert "vs-status-failed" in listing and "vs-status-succeeded" in listing
+    # Issue 20 #12: seven columns (the week counts in one), so the list fits 1280 px.
+    header = listing.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert header.count('scope="col"') == 7
+    assert "Weeks" in header and "new, 0 updated, 0 unchanged</span>" in listing
 
 
 def test_progress_json_never_contains_secrets(admin_client, settings):
@@ -574,3 +586,20 @@ def test_without_view_syncrun_a_lock_holder_is_not_named(client, posthog_stub, d
     response = client.post(SYNC_URL, follow=True)
     assert "alice-the-admin" not in response.content.decode()
     assert any(f"Sync #{holder.pk} (Cron endpoint)" in m for m in messages_of(response))
+
+
+def test_a_week_page_is_a_read_only_view_titled_by_its_week(admin_client):
+    # Issue 20 #13: it was "Change weekly metric" with save buttons and "Posthog visitors".
+    week = weeks.current_week_start() - weeks.ONE_WEEK
+    row = WeeklyMetric.objects.create(
+        week_start=week, visitors=12, pageviews=30, posthog_visitors=10, posthog_pageviews=25
+    )
+    page = admin_client.get(reverse("admin:metrics_weeklymetric_change", args=[row.pk])).content.decode()
+    assert f"<h1>Week of {week:%Y-%m-%d}</h1>" in page
+    assert "Change weekly metric" not in page and 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+    assert "PostHog visitors" in page and "Posthog" not in page
+    change_url = reverse("admin:metrics_weeklymetric_change", args=[row.pk])
+    assert admin_client.post(change_url, {}).status_code == 403
+    row.refresh_from_db()
+    assert (row.visitors, row.pageviews) == (12, 30)

@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from django.utils import timezone
 
 from metrics import numbers
 from metrics.core import weeks
@@ -89,7 +90,9 @@ def test_list_shows_the_change_from_the_same_week_last_year(admin_client):
     page = admin_client.get(LIST_URL).content.decode()
     assert "Vs. same week last year" in page  # the column header (capitalised by the admin)
     cells = re.findall(r'<td class="field-vs_last_year">(.*?)</td>', page)
-    assert cells[0].endswith("-50.0% so far</span>")  # this week so far, 30 against 60
+    # This week so far, 30, against that week's 60 prorated to the share of this week gone by.
+    share = numbers.elapsed_share(current, timezone.now())
+    assert cells[0].endswith(f"{numbers.percent_text(30 / (60 * share) - 1).lstrip('▲▼ ')} so far</span>")
     assert '<span class="vs-up" title="from 100 in the week of' in cells[1] and "▲ +50.0%" in cells[1]
     assert cells[2:] == ["-", "-"]  # nothing stored two years back
 
@@ -129,3 +132,27 @@ def test_headline_figures_are_on_the_list_page(admin_client):
     assert "Visitors, last week" in block and f"{last.visitors:,}" in block
     assert "Visitors, this week so far" in block
     assert "Only weekly totals are stored" in block
+
+
+@pytest.mark.parametrize(
+    "drill_down",
+    [
+        {"week_start__year": "9999"},  # no year 10000 to end the range
+        {"week_start__year": "9999", "week_start__month": "12"},  # no month after it
+        {"week_start__year": "9999", "week_start__month": "12", "week_start__day": "31"},  # no next day
+        {"week_start__year": "2025", "week_start__month": "13"},  # no such month (Django's own case)
+    ],
+)
+def test_a_date_drill_down_out_of_range_is_refused_like_any_bad_lookup(admin_client, drill_down):
+    seed_weeks(3)
+    listed = admin_client.get(LIST_URL, drill_down)
+    assert listed.status_code == HTTPStatus.FOUND and listed["Location"] == f"{LIST_URL}?e=1"
+    exported = admin_client.get(EXPORT_URL, drill_down)
+    assert exported.status_code == HTTPStatus.FOUND and exported["Location"] == LIST_URL
+    # The action posts to the list with its filters: refused the same way, nothing exported.
+    chosen = WeeklyMetric.objects.values_list("pk", flat=True)
+    acted = admin_client.post(
+        f"{LIST_URL}?{'&'.join(f'{k}={v}' for k, v in drill_down.items())}",
+        {"action": "export_selected_as_csv", "_selected_action": list(chosen)},
+    )
+    assert acted.status_code == HTTPStatus.FOUND and acted["Location"] == f"{LIST_URL}?e=1"

@@ -57,7 +57,7 @@ def test_failed_sync_alerts_once_by_mail_and_webhook_and_the_next_success_resolv
     subjects, posts = _texts(smtp_server, hook)
     assert subjects[1:] == ["[visitorsync] Resolved: Sync failed"] and posts[1:] == subjects[1:]
     alert = Alert.objects.get()
-    assert alert.resolved_at is not None and set(alert.notified) == {"start", "resolved"}
+    assert alert.resolved_at is not None and set(alert.sent_by_phase()) == {"start", "resolved"}
 
 
 def test_a_failing_webhook_never_breaks_the_sync_and_is_retried_at_the_next_check(posthog_stub, channels):
@@ -68,7 +68,7 @@ def test_a_failing_webhook_never_breaks_the_sync_and_is_retried_at_the_next_chec
     alert = Alert.objects.get()
     assert "webhook: The alert webhook at http://127.0.0.1:" in alert.last_error
     assert "answered 500" in alert.last_error and "secretpath" not in alert.last_error
-    assert set(alert.notified["start"]) == {"mail"} and len(smtp_server.messages) == 1
+    assert set(alert.sent_by_phase()["start"]) == {"mail"} and len(smtp_server.messages) == 1
 
     hook.status = HTTPStatus.OK
     hook.delay = 3.0  # past VISITORSYNC_ALERT_WEBHOOK_TIMEOUT (1 s)
@@ -79,7 +79,7 @@ def test_a_failing_webhook_never_breaks_the_sync_and_is_retried_at_the_next_chec
     hook.delay = 0
     alerts.check()
     alert.refresh_from_db()
-    assert alert.last_error == "" and set(alert.notified["start"]) == {"mail", "webhook"}
+    assert alert.last_error == "" and set(alert.sent_by_phase()["start"]) == {"mail", "webhook"}
     assert [p["text"].splitlines()[0] for p in hook.posts] == ["[visitorsync] Sync failed"]
     assert len(smtp_server.messages) == 1  # mail is not sent twice
 
@@ -87,13 +87,13 @@ def test_a_failing_webhook_never_breaks_the_sync_and_is_retried_at_the_next_chec
 def test_a_mail_server_that_is_down_never_breaks_a_sync(posthog_stub, settings, alert_hook):
     settings.VISITORSYNC_ALERT_RECIPIENTS = ALERT_TO
     settings.EMAIL_CONFIGURED = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "metrics.reports.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2.0
     posthog_stub.fail_next(HTTPStatus.UNAUTHORIZED)
     assert _sync() is None
     alert = Alert.objects.get()
     assert alert.last_error.startswith("mail: ConnectionRefusedError")
-    assert set(alert.notified["start"]) == {"webhook"}
+    assert set(alert.sent_by_phase()["start"]) == {"webhook"}
     assert _sync() is not None  # a success, with the resolve message also failing by mail
     assert SyncRun.objects.filter(status="succeeded").count() == 1
 
@@ -166,7 +166,7 @@ def test_no_alert_before_the_first_success_for_staleness_and_none_without_channe
     _store(week, 1)
     alerts.check()
     alert = Alert.objects.get()
-    assert alert.notified == {} and alert.last_error == ""  # state kept, nothing to send it by
+    assert alert.sent_by_phase() == {} and alert.last_error == ""  # state kept, nothing to send it by
 
 
 def test_a_crash_in_the_alert_check_is_logged_and_the_sync_result_stands(posthog_stub, monkeypatch, caplog):

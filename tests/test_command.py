@@ -1,5 +1,6 @@
 """`manage.py sync_visitors`: each option, in-process and as a real process."""
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -128,3 +129,25 @@ def test_real_process_exits_nonzero_on_failure_and_zero_on_success(posthog_stub,
     stored = stored_numbers()
     assert stored == expected(posthog_stub, settings, current - dt.timedelta(weeks=11))
     assert any(numbers != (0, 0) for numbers in stored.values())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", [["sync_visitors", "--status"], ["send_weekly_report", "--dry-run"]])
+def test_posthog_problems_are_printed_once_not_also_as_a_warning(settings, command):
+    # Issue 20 #4: metrics.W001 printed the problems, then `--status` printed them again.
+    settings.POSTHOG_API_KEY = ""
+    out, err = io.StringIO(), io.StringIO()
+    # The report may have no recipients (a CommandError): only the checks' output matters here.
+    with contextlib.suppress(CommandError):
+        call_command(*command, skip_checks=False, stdout=out, stderr=err)
+    printed = out.getvalue() + err.getvalue()
+    assert "metrics.W001" not in printed
+    assert printed.count("POSTHOG_API_KEY is not set") == (1 if "--status" in command else 0)
+    assert settings.SILENCED_SYSTEM_CHECKS == []  # restored for whatever runs next
+
+
+def test_check_still_reports_the_posthog_warning(settings):
+    settings.POSTHOG_API_KEY = ""
+    out = io.StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "metrics.W001" in out.getvalue()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from metrics.core import weeks
@@ -197,3 +198,26 @@ def test_cronjobs_follow_the_schedule_setting():
         (settings.VISITORSYNC_CRON_SCHEDULE, "metrics.jobs.crontab.sync_visitors_job")
     ]
     assert settings.CRONTAB_LOCK_JOBS is True
+
+
+def test_add_without_a_crontab_program_fails_naming_what_to_install(settings, tmp_path):
+    # Issue 20 #3: django-crontab printed "/bin/sh: 1: /usr/bin/crontab: not found" and exited 0.
+    settings.CRONTAB_EXECUTABLE = str(tmp_path / "no-such-crontab")
+    for subcommand in ("add", "show", "remove"):
+        with pytest.raises(CommandError, match=r"No crontab program at .*apt-get install cron"):
+            crontab_command(subcommand)
+
+
+def test_add_fails_when_the_table_does_not_take_the_jobs(settings, tmp_path):
+    # A crontab program that answers but keeps nothing (no permission to use cron, say).
+    forgetful = tmp_path / "crontab"
+    forgetful.write_text("#!/bin/sh\nexit 0\n")
+    forgetful.chmod(forgetful.stat().st_mode | stat.S_IXUSR)
+    settings.CRONTAB_EXECUTABLE = str(forgetful)
+    with pytest.raises(CommandError, match=r"holds 0 of the \d+ visitorsync jobs"):
+        crontab_command("add")
+
+
+def test_add_with_a_working_crontab_passes_the_check(crontab):
+    crontab_command("add")
+    assert len([line for line in crontab.read_text().splitlines() if line.strip()]) == len(settings.CRONJOBS)

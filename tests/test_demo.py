@@ -93,7 +93,7 @@ def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
         password = re.search(r"Log in as:\s+admin\s+/\s+(\S+)", output).group(1)
         assert f"curl {base}/api/sync" in output and "Bearer demo-cron-secret" in output
         demo_pids = descendants(script.pid)
-        assert len(demo_pids) >= 3  # the stand-in, runserver, the sender
+        assert len(demo_pids) >= 4  # the stand-in, the outbox, runserver, the sender
 
         session = admin_session(base, username="admin", behind_proxy=False, password=password)
         listing = session.get(f"{base}/admin/metrics/weeklymetric/", timeout=30)
@@ -126,6 +126,28 @@ def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
         )
         assert cron.status_code == 200, cron.text
         assert stored_weeks(tmp_path / "demo.sqlite3")[current][1] >= before_sync
+
+        # Issue 20 #7: the test report and the test alert go somewhere the user can see.
+        outbox = re.search(r"Mail and alerts the demo sends.*: (http://127\.0\.0\.1:\d+/)", output).group(1)
+        assert "No mail yet" in requests.get(outbox, timeout=10).text
+        token = session.cookies["csrftoken"]
+        for action in ("test-report", "test-alert"):
+            sent = session.post(
+                f"{base}/admin/metrics/weeklymetric/sync/{action}/",
+                data={"csrfmiddlewaretoken": token},
+                headers={"Origin": base, "Referer": f"{base}/admin/metrics/weeklymetric/sync/"},
+                timeout=60,
+            )
+            assert sent.status_code == 200, sent.text[:2000]
+        deadline = time.monotonic() + 30
+        while True:  # the sends may finish after the admin's answer
+            page = requests.get(outbox, timeout=10).text
+            mailed = "To team@demo.example" in page and "To oncall@demo.example" in page
+            if mailed and "No post yet" not in page:
+                break
+            assert time.monotonic() < deadline, page[:3000]
+            time.sleep(0.5)
+        assert "[Test]" in page
         demo_pids |= descendants(script.pid)
     finally:
         os.kill(script.pid, signal.SIGINT)

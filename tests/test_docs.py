@@ -95,6 +95,8 @@ MESSAGES = [
     ("metrics/reports/alert_webhook.py", "did not answer within "),
     ("metrics/reports/alert_webhook.py", "Could not reach the alert webhook at "),
     ("metrics/reports/alert_webhook.py", "is a live incoming-webhook URL."),
+    ("metrics/reports/smtp.py", " did not finish taking the message "),
+    ("metrics/settings_checks.py", ", which is not an email address."),
     ("metrics/reports/alerts.py", "alert check after a sync failed; it runs again at the next sync"),
     ("metrics/reports/alerts.py", " not sent by "),
     ("metrics/reports/alerts.py", "No successful sync since "),
@@ -111,9 +113,18 @@ MESSAGES = [
         "metrics/settings_checks.py",
         "DATABASE_STATEMENT_TIMEOUT and DATABASE_TCP_USER_TIMEOUT at least 0 (0: no limit), ",
     ),
-    ("metrics/settings_checks.py", "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s)."),
+    ("metrics/settings_checks.py", "VISITORSYNC_WEBHOOK_DB_TIMEOUT more than 0 (and below PostHog's 10 s), "),
+    ("metrics/settings_checks.py", "VISITORSYNC_REQUEST_DB_TIMEOUT more than 0."),
     ("metrics/core/db_deadline.py", "database did not answer within "),
-    ("metrics/core/db_deadline.py", " s (VISITORSYNC_WEBHOOK_DB_TIMEOUT): closing "),
+    ("metrics/core/db_deadline.py", "): closing the connection"),
+    ("metrics/core/db_stall.py", "): requests that need it are answered 503 at once until it answers again"),
+    ("metrics/core/db_stall.py", "database answers again after "),
+    ("metrics/http/api_errors.py", "The database is unavailable right now; try again in a few seconds."),
+    ("metrics/http/api_errors.py", " answered 503, the database failed: "),
+    ("metrics/http/api_errors.py", "No such endpoint. The API's paths are listed at /api/openapi.json."),
+    ("metrics/http/api_errors.py", "Bad request: the server could not accept it (check its Host header "),
+    ("metrics/http/api_errors.py", "Internal error: the request failed on the server; its log says why."),
+    ("metrics/http/api_errors.py", "The database is not answering; try again in a few "),
     ("metrics/tracker/pageviews.py", "no answer within "),
     # The webhook (metrics/posthog/destination/, metrics/http/posthog_webhook.py, tracker.record_pageview).
     ("metrics/core/secrets.py", "The webhook has no secret configured, so it accepts nothing. Set "),
@@ -203,6 +214,8 @@ MESSAGES = [
     ("metrics/http/stats_api.py", "stats API: missing or wrong bearer token from "),
     ("metrics/checks.py", "CRON_SECRET is not set: /api/cron/sync-visitors refuses every request (503), "),
     ("metrics/checks.py", "No webhook secret: set "),
+    ("metrics/checks.py", " characters or has fewer "),
+    ("metrics/checks.py", " hold the same value, so whoever has "),
     ("metrics/checks.py", "VISITORSYNC_CRON_SCHEDULE: "),
     ("metrics/core/schedule.py", " is not a five-field cron expression"),
     ("metrics/core/schedule.py", " is out of range "),
@@ -293,7 +306,7 @@ def test_every_relative_link_resolves(page):
 
 def test_benchmark_tables_keep_their_markers():
     text = (ROOT / "docs" / "performance.md").read_text()
-    for name in ("sync", "webhook", "slow-clients", "slow-posthog", "heavy-ranges"):
+    for name in ("sync", "webhook", "slow-clients", "slow-posthog", "heavy-ranges", "large-answer"):
         assert text.count(f"<!-- bench:{name} -->") == 1 and text.count(f"<!-- /bench:{name} -->") == 1
         inside = text.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
         assert re.search(r"^\|.*\|$", inside, re.MULTILINE), f"bench:{name} holds no table"

@@ -37,6 +37,13 @@ def test_deploy_check_passes_with_the_documented_production_variables():
         pytest.param(
             {"POSTHOG_API_KEY": "phc_project_key"}, "metrics.W001", "personal API key", id="phc-key"
         ),
+        pytest.param({"CRON_SECRET": "a"}, "metrics.W007", "CRON_SECRET is shorter", id="weak-cron-secret"),
+        pytest.param(
+            {"VISITORSYNC_API_TOKENS": stack.PRODUCTION_ENV["CRON_SECRET"]},
+            "metrics.W008",
+            "CRON_SECRET and VISITORSYNC_API_TOKENS hold the same value",
+            id="api-token-is-the-cron-secret",
+        ),
     ],
 )
 def test_deploy_check_fails_and_names_the_problem(overrides, check_id, words):
@@ -116,6 +123,11 @@ def test_gunicorn_defaults_suit_a_small_io_bound_server(monkeypatch):
     assert config["worker_class"] == "gthread"
     assert config["workers"] == 2 and config["threads"] == 4
     assert config["accesslog"] == "-"
+
+
+def test_gunicorn_opens_no_control_socket(monkeypatch):
+    """gunicorn 25.1+ would open one at a path shared by every instance of the user."""
+    assert gunicorn_config(monkeypatch)["control_socket_disable"] is True
 
 
 def test_gunicorn_outlasts_a_sync_that_retries_posthog(monkeypatch):

@@ -17,13 +17,16 @@ def test_an_empty_email_url_means_no_mail_and_a_wrong_scheme_stops_the_app():
     assert wrong.returncode != 0 and "EMAIL_URL must start with smtp://" in wrong.stderr
 
 
-def test_email_url_sets_django_mail_settings():
+def test_email_url_sets_django_mail_settings_and_the_backend_with_a_whole_send_deadline():
     result = read_setting(
-        "EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER",
+        "EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER, "
+        "settings.EMAIL_BACKEND",
         SECRET_KEY="x" * 50,
         EMAIL_URL="smtp+tls://mailer:pa55@smtp.example.com:587",
     )
-    assert result.stdout.split() == ["smtp.example.com", "587", "True", "mailer"], result.stderr
+    assert result.stdout.split() == [
+        "smtp.example.com", "587", "True", "mailer", "metrics.reports.smtp.EmailBackend"
+    ], result.stderr  # fmt: skip
 
 
 def test_the_report_job_is_installed_only_with_recipients():

@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import http_date
 
 from metrics import numbers
 from metrics.core import weeks
@@ -198,6 +199,8 @@ def test_only_get_is_served(client, tokens):
 @pytest.mark.django_db
 def test_etag_and_last_modified_give_304_until_a_number_changes(client, tokens):
     seed_weeks(5)
+    # Last changed a while ago: Last-Modified is only sent once the second of the change is over.
+    WeeklyMetric.objects.update(updated_at=timezone.now() - dt.timedelta(seconds=5))
     first = get(client, "format=csv")
     etag, last_modified = first["ETag"], first["Last-Modified"]
     assert etag.startswith('"') and last_modified
@@ -219,3 +222,60 @@ def test_etag_and_last_modified_give_304_until_a_number_changes(client, tokens):
     changed = get(client, "format=csv", **{"If-None-Match": etag})
     assert changed.status_code == HTTPStatus.OK and changed["ETag"] != etag
     assert get(client, "format=csv", **{"If-Modified-Since": last_modified}).status_code == HTTPStatus.OK
+
+
+class Clock:
+    """`timezone.now()` for the code and the test alike, moved by hand (within one second)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.start = self.moment = start
+
+    def __call__(self) -> dt.datetime:
+        return self.moment
+
+    def at(self, seconds: float) -> dt.datetime:
+        self.moment = self.start + dt.timedelta(seconds=seconds)
+        return self.moment
+
+
+@pytest.mark.django_db
+def test_a_change_in_the_same_second_as_the_last_is_never_answered_304(client, tokens, monkeypatch):
+    # A whole second in the recent past, so the current week is the real one.
+    start = dt.datetime.fromtimestamp(int(timezone.now().timestamp()) - 100, tz=dt.UTC)
+    clock = Clock(start)
+    monkeypatch.setattr(timezone, "now", clock)
+    seed_weeks(2)
+    week = weeks.current_week_start()
+
+    def change(pageviews: int, *, at: float) -> None:
+        WeeklyMetric.objects.filter(week_start=week).update(pageviews=pageviews, updated_at=clock.at(at))
+
+    def pageviews(response) -> int:
+        return next(row for row in response.json()["weeks"] if row["week_start"] == week.isoformat())[
+            "pageviews"
+        ]
+
+    def since(response) -> dict[str, str]:
+        # What a client that revalidates by date only sends: the first answer's Last-Modified.
+        return (
+            {"If-Modified-Since": response["Last-Modified"]} if response.has_header("Last-Modified") else {}
+        )
+
+    change(19, at=0.2)
+    clock.at(0.5)
+    first = get(client)
+    assert pageviews(first) == 19
+    change(20, at=0.7)  # the same second as the change the first answer showed
+    clock.at(0.9)
+    second = get(client, **since(first))
+    assert second.status_code == HTTPStatus.OK and pageviews(second) == 20
+
+    # Once that second is over the date is sent, rounded up, and revalidates...
+    clock.at(1.3)
+    third = get(client)
+    assert third["Last-Modified"] == http_date(start.timestamp() + 1)
+    assert get(client, **since(third)).status_code == HTTPStatus.NOT_MODIFIED
+    # ...until the next change, even one in the very next instant.
+    change(21, at=1.6)
+    fourth = get(client, **since(third))
+    assert fourth.status_code == HTTPStatus.OK and pageviews(fourth) == 21

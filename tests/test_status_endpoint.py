@@ -139,3 +139,22 @@ def test_query_count_is_fixed_however_many_weeks_and_runs(
 
 def test_only_get(client):
     assert client.post(URL).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_a_wrong_setting_is_named_and_explained_to_a_trusted_caller(client, settings):
+    # Issue 20 #16: a project key (phc_) is set, so nothing is "missing", yet syncing cannot work.
+    settings.POSTHOG_API_KEY = "phc_projectkeyvalue123"
+    body = client.get(URL).json()
+    assert body["posthog_configured"] is False and body["missing_settings"] == []
+    assert body["settings_to_fix"] == ["POSTHOG_API_KEY"]
+    assert "configuration_problems" not in body  # anonymous: names only
+    trusted = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {CRON_SECRET}").json()
+    assert trusted["settings_to_fix"] == ["POSTHOG_API_KEY"]
+    assert len(trusted["configuration_problems"]) == 1
+    assert "project API key (phc_...)" in trusted["configuration_problems"][0]
+    assert "phc_projectkeyvalue123" not in str(body) + str(trusted)
+
+
+def test_settings_to_fix_is_empty_when_configured(client):
+    body = client.get(URL).json()
+    assert body["posthog_configured"] is True and body["settings_to_fix"] == []

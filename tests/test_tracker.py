@@ -508,3 +508,29 @@ def test_a_stored_week_older_than_posthog_data_neither_crashes_nor_widens_the_sy
     kept = WeeklyMetric.objects.get(week_start=ancient)
     assert (kept.visitors, kept.pageviews, kept.synced_at) == (3, 4, None)
     assert WeeklyMetric.objects.count() == 13
+
+
+def test_a_week_posthog_only_confirms_is_unchanged_not_updated(posthog_stub):
+    # Issue 20 #9: the webhook had already counted what PostHog now reports (never synced, or
+    # synced before those events): the stored numbers do not move, so nothing was "updated".
+    tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
+    week = weeks.current_week_start() - dt.timedelta(weeks=1)
+    row = WeeklyMetric.objects.get(week_start=week)
+    WeeklyMetric.objects.filter(pk=row.pk).update(posthog_visitors=None, posthog_pageviews=None)
+    run = tracker.sync_all_metrics(tracker.SyncOptions(trigger=TRIGGER))
+    assert (run.weeks_created, run.weeks_updated, run.weeks_unchanged) == (0, 0, 12)
+    assert run.changes == []
+    row.refresh_from_db()  # PostHog's numbers are still recorded as confirmed
+    assert (row.posthog_visitors, row.posthog_pageviews) == (row.visitors, row.pageviews)
+
+
+def test_changes_rank_real_moves_first_and_new_empty_weeks_last():
+    # Issue 20 #10: ten "new: 0" weeks hid the one real update.
+    base = weeks.current_week_start()
+    empty_new = [tracker.WeekChange(base - dt.timedelta(weeks=n), None, 0, None, 0) for n in range(2, 12)]
+    real = tracker.WeekChange(base - dt.timedelta(weeks=1), 40, 40, 100, 103)  # pageviews only
+    created = tracker.WeekChange(base, None, 5, None, 9)
+    run = SyncRun(changes=[c.as_json() for c in [*empty_new, real, created]])
+    ranked = tracker.run_changes(run)
+    assert ranked[:2] == [created, real]
+    assert all(c.created and c.visitors_after == 0 for c in ranked[2:])

@@ -74,7 +74,7 @@ def panel_context() -> dict:
             else []
         ),
         "report_failures": ReportDelivery.objects.filter(status=ReportDelivery.Status.FAILED).count(),
-        "alert_history": Alert.objects.all()[:ALERT_HISTORY],
+        "alert_history": Alert.objects.prefetch_related("deliveries")[:ALERT_HISTORY],
     }
 
 

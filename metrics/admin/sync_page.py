@@ -100,7 +100,7 @@ class SyncPage:
         model_admin = self.model_admin
         if not model_admin.has_view_permission(request):
             return error_response(HTTPStatus.FORBIDDEN, "You do not have permission to view syncs.")
-        run = SyncRun.objects.filter(pk=run_id).first()
+        run = jobs.get_run(run_id)  # a dead run shows as abandoned, not running forever
         if run is None:
             return error_response(HTTPStatus.NOT_FOUND, f"There is no sync #{run_id}.")
         details = model_admin.has_view_runs_permission(request)
@@ -134,7 +134,7 @@ class SyncPage:
 
     def _sync_context(self, request: HttpRequest, form: StartSyncForm) -> dict:
         model_admin = self.model_admin
-        status = tracker.get_sync_status()
+        status = jobs.get_sync_status()
         can_view_runs = model_admin.has_view_runs_permission(request)
         return {
             **model_admin.admin_site.each_context(request),
@@ -153,6 +153,7 @@ class SyncPage:
             "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
             "week_start_day": settings.VISITORSYNC_WEEK_START.capitalize() + "s",
             "stale_after_display": _hours(status.stale_after),
+            "abandon_after": settings.VISITORSYNC_SYNC_ABANDON_AFTER,
             "running_progress_url": (
                 reverse("admin:metrics_weeklymetric_sync_progress", args=[status.running.pk])
                 if status.running

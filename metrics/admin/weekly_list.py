@@ -5,23 +5,20 @@ shown comes from the read model, `metrics.numbers`."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 
 from metrics import jobs, numbers, tracker
 from metrics.admin import chart
 from metrics.admin.reports_panel import ReportsPanel
 from metrics.admin.sync_page import SyncPage
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import error_text, run_summary, signed
-
-# The admin home lists the sync page beside the models.
-admin.site.index_template = "admin/metrics/index.html"
+from metrics.presentation import ago, error_text, run_summary, signed
 
 
 class SyncedFilter(admin.SimpleListFilter):
@@ -37,6 +34,19 @@ class SyncedFilter(admin.SimpleListFilter):
         if self.value() == "never":
             return queryset.filter(synced_at__isnull=True)
         return queryset
+
+
+class WeeklyChangeList(ChangeList):
+    """Django's list, with a date drill-down it cannot bound refused like any bad lookup."""
+
+    def get_filters(self, request: HttpRequest):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as err:
+            # `week_start__year=9999` (no year 10000 to end it) or December 31 of 9999 (no next
+            # day): Django lets these escape as a 500. IncorrectLookupParameters sends the list
+            # to `?e=1` and the export back to the list, as for any other bad lookup.
+            raise IncorrectLookupParameters(err) from err
 
 
 @admin.register(WeeklyMetric)
@@ -63,8 +73,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         "week_start",
         "visitors",
         "pageviews",
-        "posthog_visitors",
-        "posthog_pageviews",
+        "posthog_visitors_display",
+        "posthog_pageviews_display",
         "synced_at",
         "created_at",
         "updated_at",
@@ -72,11 +82,29 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     # Every week and number comes from PostHog (a sync) and the webhook: a hand-added week
     # could be any date (year 1 made every later sync crash), and a hand edit would be
-    # silently replaced by the next sync. A sync with "since" adds older weeks.
+    # silently replaced by the next sync. A sync with "since" adds older weeks. So a week's
+    # page is a view: no save buttons, titled by its week.
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WeeklyMetric | None = None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        week = self.get_object(request, object_id)
+        title = {"title": str(week), "subtitle": None} if week is not None else {}
+        return super().change_view(request, object_id, form_url, {**title, **(extra_context or {})})
+
+    @admin.display(description="PostHog visitors")
+    def posthog_visitors_display(self, obj: WeeklyMetric) -> str:
+        """What PostHog reported at the last sync (the model's label would read "Posthog")."""
+        return "not synced yet" if obj.posthog_visitors is None else f"{obj.posthog_visitors:,}"
+
+    @admin.display(description="PostHog pageviews")
+    def posthog_pageviews_display(self, obj: WeeklyMetric) -> str:
+        return "not synced yet" if obj.posthog_pageviews is None else f"{obj.posthog_pageviews:,}"
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.sync_weeklymetric")
@@ -108,19 +136,22 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     @admin.display(description="vs. week before")
     def growth(self, obj: WeeklyMetric) -> str:
         week: numbers.Week = obj.numbers
+        if week.in_progress:
+            # The headline's comparison, so the page shows one number for it: this week so far
+            # against last week prorated to the same point. Not coloured as a trend.
+            change, base = week.change_so_far("visitors"), week.previous_so_far("visitors")
+            if change is None:
+                return ""
+            return format_html(
+                '<span class="vs-quiet" title="this week so far, against last week\'s total prorated '
+                'to this point (≈{})">{} so far</span>',
+                round(base),
+                numbers.percent_text(change).lstrip("▲▼ "),
+            )
         change, previous = week.change("visitors"), week.previous("visitors")
         if change is None:
             return ""
         percent = round(change * 100, 1)
-        if week.in_progress:
-            # A week in progress against a whole week: shown, but not coloured as a trend.
-            return format_html(
-                '<span class="vs-quiet" title="this week so far, against all of last week ({})">'
-                "{}{}% so far</span>",
-                previous,
-                "+" if percent > 0 else "",
-                percent,
-            )
         if percent > 0:
             return format_html('<span class="vs-up" title="from {}">▲ +{}%</span>', previous, percent)
         if percent < 0:
@@ -137,11 +168,12 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             f"from {week.last_year('visitors')} in the week of {numbers.same_week_last_year(week.week_start)}"
         )
         if week.in_progress:
+            prorated = week.change_from_last_year_so_far("visitors")
             return format_html(
-                '<span class="vs-quiet" title="this week so far, against all of that week ({})">'
-                "{} so far</span>",
+                '<span class="vs-quiet" title="this week so far, against that week prorated to this '
+                'point ({})">{} so far</span>',
                 title,
-                numbers.percent_text(change).lstrip("▲▼ "),
+                numbers.percent_text(prorated).lstrip("▲▼ "),
             )
         css = "vs-up" if change > 0 else "vs-down" if change < 0 else "vs-quiet"
         return format_html('<span class="{}" title="{}">{}</span>', css, title, numbers.percent_text(change))
@@ -151,9 +183,9 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         if obj.synced_at is None:
             return format_html('<span class="vs-quiet">{}</span>', "never")
         return format_html(
-            '<span title="{}">{} ago</span>',
+            '<span title="{}">{}</span>',
             f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
-            timesince(obj.synced_at, depth=1),
+            ago(obj.synced_at, depth=1),
         )
 
     @admin.display(description="Via webhook")
@@ -220,6 +252,9 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
         return csv_response(changelist.queryset)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return WeeklyChangeList
 
     def get_changelist_instance(self, request: HttpRequest):
         """The list, each shown week with its numbers from the read model (`obj.numbers`): one

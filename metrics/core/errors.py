@@ -31,6 +31,7 @@ SuspiciousOperation 400 (the latter also logged as a security event), the others
     │   ├── PostHogUnavailable
     │   ├── PostHogQueryTooHeavy
     │   └── PostHogBadResponse
+    │       └── PostHogAnswerTooLarge
     ├── WebhookError                   refused PostHog webhook deliveries; `field` names the culprit
     │   ├── WebhookNotConfigured       [ImproperlyConfigured]
     │   ├── WebhookUnauthorized        [PermissionDenied]
@@ -42,6 +43,7 @@ SuspiciousOperation 400 (the latter also logged as a security event), the others
     │   ├── ReportNotConfigured        [ImproperlyConfigured]
     │   │   └── MailNotConfigured
     │   ├── ReportNotSent
+    │   ├── MailTooSlow                [smtplib.SMTPException]
     │   └── WebhookNotSent
     ├── BadParameter                   [ValueError] the HTTP doors' query and form parameters
     │   └── UnreadableBody
@@ -54,6 +56,7 @@ so the `except DatabaseError` that turns a driver's error into one of these neve
 its own result.
 """
 
+import smtplib
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import (
@@ -177,6 +180,10 @@ class PostHogBadResponse(PostHogError):
     """PostHog answered something this client cannot trust as complete and correct."""
 
 
+class PostHogAnswerTooLarge(PostHogBadResponse):
+    """The answer is larger than POSTHOG_MAX_ANSWER_BYTES; the client stopped reading it."""
+
+
 # --- PostHog's webhook deliveries (metrics.posthog.destination) -------------------------------
 class WebhookError(VisitorsyncError):
     """A delivery we refuse; `field` names the payload field at fault. One type per answer."""
@@ -225,6 +232,11 @@ class MailNotConfigured(ReportNotConfigured):
 
 class ReportNotSent(ReportError):
     """The mail server refused or could not be reached; the unsent recipients are retried next time."""
+
+
+class MailTooSlow(ReportError, smtplib.SMTPException):
+    """The mail server did not finish taking a message within EMAIL_TIMEOUT (the most one send
+    may take), so visitorsync hung up; it fails like any mail server failure and is retried."""
 
 
 class WebhookNotSent(ReportError):

@@ -1,8 +1,9 @@
-"""The secrets of the webhook and cron endpoints: what is configured, and how they compare.
+"""The secrets of the webhook, cron and stats endpoints: what is configured, and how they compare.
 
 This module is the one definition of "this secret is configured and usable"
 (`cron_secrets()`, `api_tokens()`, `WebhookConfig`), used by the endpoints, `/api/sync`, the admin page and
-the system checks. Secrets are compared as bytes in constant time, several may be
+the system checks, and of "this secret is strong enough" (`is_weak`, with every role's values in
+`configured_secrets()`, for the deploy checks). Secrets are compared as bytes in constant time, several may be
 configured at once (comma-separated) so one can be rotated without downtime, and a header
 that is not ASCII is simply a wrong secret: never an exception, never a 500.
 """
@@ -18,6 +19,22 @@ from django.conf import settings
 from django.http import HttpRequest
 
 SECRET_SETTINGS = "POSTHOG_WEBHOOK_SECRET or POSTHOG_WEBHOOK_SIGNING_SECRET"  # noqa: S105 (names)
+
+# The strength rule, in the spirit of Django's for SECRET_KEY (security.W009: 50 characters,
+# 5 different ones). A bearer secret is never typed by a person, so ask for what a generator
+# gives: `secrets.token_urlsafe(32)` is 43 characters, `openssl rand -hex 16` is 32, a UUID 36,
+# each with far more than 8 different characters; "a", "password" or 40 times "c" fail.
+SHORTEST_STRONG_SECRET = 32
+FEWEST_DIFFERENT_CHARACTERS = 8
+
+
+class Role(enum.StrEnum):
+    """What a secret opens, said as what whoever holds it can do."""
+
+    WEBHOOK = "add pageviews through the webhook (PostHog's destination holds it too)"
+    CRON = "start syncs through the cron endpoint"
+    STATS = "read the numbers through the stats API"
+    DJANGO = "sign Django's sessions and password-reset links (forge an admin login)"
 
 
 class AuthMode(enum.StrEnum):
@@ -51,6 +68,43 @@ def secret_matches(presented: str | None, secrets: Sequence[bytes]) -> bool:
     for secret in secrets:
         matched |= hmac.compare_digest(candidate, secret)
     return matched
+
+
+def is_weak(secret: bytes) -> bool:
+    """True if `secret` is shorter than SHORTEST_STRONG_SECRET characters or has fewer than
+    FEWEST_DIFFERENT_CHARACTERS different ones: typed by hand rather than generated."""
+    return len(secret) < SHORTEST_STRONG_SECRET or len(set(secret)) < FEWEST_DIFFERENT_CHARACTERS
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfiguredSecret:
+    """One configured value: `label` names its setting (and its place, when the setting holds
+    several), never the value; `chosen` means a person picks it, rather than PostHog or Django."""
+
+    label: str
+    role: Role
+    chosen: bool
+    value: bytes = dataclasses.field(repr=False)
+
+
+def configured_secrets() -> list[ConfiguredSecret]:
+    """Every secret configured for any role: the endpoints' and Django's SECRET_KEY (and fallbacks)."""
+    found = []
+    for name, role, chosen in (
+        ("POSTHOG_WEBHOOK_SECRET", Role.WEBHOOK, True),
+        ("POSTHOG_WEBHOOK_SIGNING_SECRET", Role.WEBHOOK, False),  # PostHog generates it
+        ("CRON_SECRET", Role.CRON, True),
+        ("VISITORSYNC_API_TOKENS", Role.STATS, True),
+        ("SECRET_KEY", Role.DJANGO, False),  # Django's own security.W009 judges its strength
+        ("SECRET_KEY_FALLBACKS", Role.DJANGO, False),
+    ):
+        setting = getattr(settings, name, None)
+        # SECRET_KEY is one value, commas and all; the others are comma-separated lists.
+        values = parse_secrets([setting] if name == "SECRET_KEY" else setting)
+        for position, value in enumerate(values, start=1):
+            label = f"{name} (secret #{position})" if len(values) > 1 else name
+            found.append(ConfiguredSecret(label=label, role=role, chosen=chosen, value=value))
+    return found
 
 
 def bearer_token(request: HttpRequest) -> str | None:

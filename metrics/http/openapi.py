@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from metrics.http.database_wait import own_database_wait
 from metrics.http.params import allow_methods
 
 OPENAPI_DOCUMENT = Path(settings.BASE_DIR) / "docs" / "openapi.json"
@@ -19,6 +20,7 @@ def _openapi_bytes() -> bytes:
 
 
 @csrf_exempt  # so another method gets the JSON 405, not the CSRF failure page
+@own_database_wait  # it never touches the database, so it is served while the database is stalled
 @allow_methods("GET")
 def openapi_document(request: HttpRequest) -> HttpResponse:
     """The OpenAPI 3.1 description of these endpoints, served from docs/openapi.json (its one source)."""

@@ -91,6 +91,16 @@ def bearer_refusal(
     if secrets.secret_matches(secrets.bearer_token(request), accepted):
         return None
     logger.warning(log, loggable(request.META.get("REMOTE_ADDR")))
-    response = error_response(HTTPStatus.UNAUTHORIZED, wrong)
+    return unauthorized(wrong, realm=realm)
+
+
+def unauthorized(message: str, *, realm: str, **context: object) -> JsonResponse:
+    """The 401 answer to a missing or wrong secret. Call it only once the refusal is logged:
+    Django's `django.request` logger then leaves it alone."""
+    response = error_response(HTTPStatus.UNAUTHORIZED, message, **context)
     response["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    # Django's log_response() skips a response marked as logged, the flag it sets itself. Our
+    # line says which door refused which client and why; Django's second WARNING
+    # ("Unauthorized: /api/...") would only double every probe. Other 4xx keep Django's line.
+    response._has_been_logged = True
     return response

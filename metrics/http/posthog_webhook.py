@@ -9,7 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from metrics import tracker
 from metrics.core.logsafe import loggable
-from metrics.http.params import allow_methods
+from metrics.http.database_wait import own_database_wait
+from metrics.http.params import allow_methods, unauthorized
 from metrics.posthog import destination
 from metrics.presentation import error_response, http_status_for
 
@@ -19,6 +20,7 @@ DATABASE_UNAVAILABLE = "The database is unavailable right now; PostHog will retr
 
 
 @csrf_exempt
+@own_database_wait  # VISITORSYNC_WEBHOOK_DB_TIMEOUT bounds the whole delivery (tracker.record_pageview)
 @allow_methods("GET", "POST")
 def posthog_webhook(request: HttpRequest) -> JsonResponse:
     """PostHog's HTTP Webhook destination posts events here; GET answers a health document.
@@ -33,17 +35,14 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
         pageview = destination.read_delivery(request)
     except destination.WebhookError as err:
         status = http_status_for(err)
-        unauthorized = status == HTTPStatus.UNAUTHORIZED
-        if unauthorized:
+        context = {"field": err.field} if err.field else {}
+        if status == HTTPStatus.UNAUTHORIZED:
             logger.warning(
                 "webhook refused from %s: %s", loggable(request.META.get("REMOTE_ADDR")), loggable(err)
             )
-        else:
-            logger.debug("webhook refused (%d): %s", status, loggable(err))
-        response = error_response(status, str(err), **({"field": err.field} if err.field else {}))
-        if unauthorized:
-            response["WWW-Authenticate"] = 'Bearer realm="visitorsync webhook"'
-        return response
+            return unauthorized(str(err), realm="visitorsync webhook", **context)
+        logger.debug("webhook refused (%d): %s", status, loggable(err))
+        return error_response(status, str(err), **context)
     try:
         result = tracker.record_pageview(
             key=pageview.uuid,

@@ -4,9 +4,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
@@ -58,16 +60,26 @@ def weekly_stats(request: HttpRequest) -> HttpResponse:
     # Revalidated on every poll (the numbers change all week), cheaply: an unchanged answer is
     # a 304 without a body. Private: it is behind a token.
     response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
-    response["Last-Modified"] = http_date(table.last_modified.timestamp())
+    last_modified = last_modified_second(table.last_modified)
+    if last_modified <= timezone.now().timestamp():
+        response["Last-Modified"] = http_date(last_modified)
     response["Cache-Control"] = "private, no-cache"
     patch_vary_headers(response, ["Authorization"])
-    conditional = get_conditional_response(
-        request,
-        etag=response["ETag"],
-        last_modified=int(table.last_modified.timestamp()),
-        response=response,
+    return get_conditional_response(
+        request, etag=response["ETag"], last_modified=last_modified, response=response
     )
-    return conditional
+
+
+def last_modified_second(moment: dt.datetime) -> int:
+    """The whole second HTTP dates can say for `moment`: rounded up, so that a later change is
+    never dated before it.
+
+    `Last-Modified` and the `If-Modified-Since` comparison both use this. The header is sent
+    only once that second has begun: a representation read while its second is still running
+    could be followed by another change in the same second, which would carry the same date
+    and be answered 304 (then only the ETag tells them apart).
+    """
+    return math.ceil(moment.timestamp())
 
 
 def _authenticate_api(request: HttpRequest) -> HttpResponse | None:

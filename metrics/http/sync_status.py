@@ -3,13 +3,15 @@
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
-from metrics import tracker
+from metrics import jobs
 from metrics.core import secrets
 from metrics.http.params import allow_methods
 from metrics.presentation import status_json
 
 
+@csrf_exempt  # so another method gets the JSON 405, not the CSRF failure page
 @never_cache
 @allow_methods("GET")
 def sync_status(request: HttpRequest) -> JsonResponse:
@@ -21,5 +23,5 @@ def sync_status(request: HttpRequest) -> JsonResponse:
     """
     trusted = secrets.secret_matches(secrets.bearer_token(request), secrets.cron_secrets())
     return JsonResponse(
-        status_json(tracker.get_sync_status(), schedule=settings.VISITORSYNC_CRON_SCHEDULE, trusted=trusted)
+        status_json(jobs.get_sync_status(), schedule=settings.VISITORSYNC_CRON_SCHEDULE, trusted=trusted)
     )

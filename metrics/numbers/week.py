@@ -108,6 +108,15 @@ class Week:
         """Change from the week before prorated to the same point (`previous_so_far`)."""
         return change_between(self.value(name), self.previous_so_far(name))
 
+    def last_year_so_far(self, name: str) -> float | None:
+        """The same week last year prorated to the share of this week gone by (see
+        `previous_so_far`)."""
+        last_year = self.last_year(name)
+        return last_year * self.elapsed if last_year is not None else None
+
+    def change_from_last_year_so_far(self, name: str) -> float | None:
+        return change_between(self.value(name), self.last_year_so_far(name))
+
     def from_webhook(self, name: str) -> int | None:
         """Counted by the webhook since the last sync (None before the first sync)."""
         posthog = self.posthog_values.get(name)

@@ -1,14 +1,15 @@
 """PostHog's Query API: the one package that talks HTTP to PostHog.
 
-`client.py` holds the HTTP (a `requests.Session`, timeouts, retries, errors in words);
-`attempt_deadline.py` the total time limit of one attempt, which hangs up on an answer that
-trickles in; `query.py` the HogQL it sends and how the answer is read; `config.py` the
+`client.py` holds the HTTP (a `requests.Session`, timeouts, retries, errors in words), with
+the total time limit of one attempt from `metrics.core.attempt_deadline`, which hangs up on an
+answer that trickles in; `query.py` the HogQL it sends and how the answer is read; `config.py` the
 settings and what is wrong with them. The `PostHogError` family lives with every other error
 in `metrics.core.errors` and is re-exported here. The tracker calls
 `PostHogClient.weekly_counts` once per range of weeks it decides on.
 """
 
 from metrics.core.errors import (
+    PostHogAnswerTooLarge,
     PostHogAuthError,
     PostHogBadResponse,
     PostHogError,
@@ -26,6 +27,7 @@ from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_cou
 __all__ = [
     "ROW_LIMIT",
     "ConnectionInfo",
+    "PostHogAnswerTooLarge",
     "PostHogAuthError",
     "PostHogBadResponse",
     "PostHogClient",

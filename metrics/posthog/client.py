@@ -2,9 +2,10 @@
 
 It asks PostHog for the weekly unique visitors and pageviews of one range of weeks per
 call, with one grouped HogQL query (the tracker decides the ranges), bounds each attempt in
-all (`deadline.py`: the read timeout alone bounds only each read), retries what a retry can
-fix, and returns plain dataclasses. Every error it raises is a `errors.PostHogError` whose
-message tells the user what to do.
+all (`metrics.core.attempt_deadline`: the read timeout alone bounds only each read) and each
+answer's size (POSTHOG_MAX_ANSWER_BYTES), retries what a retry can fix, and returns plain
+dataclasses. Every error it raises is a `errors.PostHogError` whose message tells the user
+what to do.
 """
 
 import dataclasses
@@ -19,9 +20,9 @@ from typing import Any
 import requests
 
 from metrics.core import errors, weeks
+from metrics.core.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.core.logsafe import loggable
 from metrics.posthog.answers import error_for, json_object, retryable
-from metrics.posthog.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.posthog.config import PostHogConfig
 from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_query
 
@@ -36,6 +37,10 @@ TRANSPORT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+# Bytes read from an answer at a time: an answer over the size limit costs at most the limit
+# and one chunk of memory.
+ANSWER_CHUNK = 64 * 1024
 
 # PostHog allows 3 concurrent queries per project, shared by the whole team: keep at most
 # one in flight from this process (the sync lock keeps it to one across processes).
@@ -142,7 +147,9 @@ class PostHogClient:
                             headers=headers,
                             timeout=(self.config.connect_timeout, self.config.read_timeout),
                             allow_redirects=False,
+                            stream=True,  # read by `_read_answer`, within the size limit
                         )
+                        self._read_answer(response)
                 except TRANSPORT_ERRORS as err:
                     # Retried like a read timeout: a slow link may recover, and the retry
                     # deadline still bounds the whole query.
@@ -177,6 +184,37 @@ class PostHogClient:
                 wait,
             )
             sleep_for(wait)
+
+    def _read_answer(self, response: requests.Response) -> None:
+        """Read the body of a streamed answer into `response` (so `.json()` and `.text` work),
+        or raise PostHogAnswerTooLarge without reading more than the limit and one chunk.
+
+        A declared Content-Length over the limit is refused before any of the body is read. The
+        connection is closed unless the whole answer was read (then it goes back to the pool).
+        """
+        limit = self.config.max_answer_bytes
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(f"it announced {int(declared):,} bytes")
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=ANSWER_CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    raise self._too_large("it sent more")
+            # requests keeps the body it read here; streaming only changed when it is read.
+            response._content = bytes(body)
+        finally:
+            response.close()
+
+    def _too_large(self, how: str) -> errors.PostHogAnswerTooLarge:
+        return errors.PostHogAnswerTooLarge(
+            f"PostHog's answer is larger than POSTHOG_MAX_ANSWER_BYTES "
+            f"({self.config.max_answer_bytes:,} bytes; {how}), so visitorsync stopped reading it and "
+            "stored nothing. A weekly answer is a few kilobytes: check that POSTHOG_HOST is "
+            f"PostHog's app host ({self.config.host} now) and that no proxy between this server "
+            "and PostHog answers in its place."
+        )
 
     def _unreachable(self, err: Exception) -> errors.PostHogUnavailable:
         return errors.PostHogUnavailable(

@@ -24,6 +24,7 @@ class PostHogConfig:
     max_attempts: int
     retry_deadline: float
     retry_after_cap: float
+    max_answer_bytes: int
 
     @classmethod
     def from_settings(cls) -> "PostHogConfig":
@@ -42,6 +43,7 @@ class PostHogConfig:
             max_attempts=max(1, settings.POSTHOG_MAX_ATTEMPTS),
             retry_deadline=settings.POSTHOG_RETRY_DEADLINE,
             retry_after_cap=settings.POSTHOG_RETRY_AFTER_CAP,
+            max_answer_bytes=settings.POSTHOG_MAX_ANSWER_BYTES,
         )
 
     def problems(self) -> list[str]:

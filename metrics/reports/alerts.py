@@ -3,8 +3,10 @@
 State lives in `Alert` rows (one open row per kind). `check()` runs after every sync and every
 report (`metrics.jobs` calls `check_after_sync`, whatever door started it); it opens and
 resolves alerts, then sends every message not yet delivered on each configured channel
-(mail to VISITORSYNC_ALERT_RECIPIENTS, the VISITORSYNC_ALERT_WEBHOOK_URL webhook). A channel
-that fails is recorded on the row and retried at the next check; nothing here raises.
+(mail to VISITORSYNC_ALERT_RECIPIENTS, the VISITORSYNC_ALERT_WEBHOOK_URL webhook). Each
+message on each channel is an `AlertDelivery` row, claimed before the send
+(metrics.reports.claims), so concurrent checks send it once. A channel that fails is recorded
+on its row and retried at the next check; nothing here raises.
 """
 
 import dataclasses
@@ -21,13 +23,15 @@ from metrics import numbers
 from metrics.core import schedule
 from metrics.core.errors import MailNotConfigured, VisitorsyncError, WebhookNotSent
 from metrics.core.logsafe import loggable
-from metrics.models import Alert, SyncRun, WebhookDelivery
-from metrics.reports import alert_webhook, mail
+from metrics.models import Alert, AlertDelivery, SyncRun, WebhookDelivery
+from metrics.reports import alert_webhook, claims, mail
 from metrics.reports.weekly import admin_url, last_complete_week
 
 logger = logging.getLogger(__name__)
 
-START, RESOLVED = "start", "resolved"
+START, RESOLVED = AlertDelivery.Phase.START.value, AlertDelivery.Phase.RESOLVED.value
+# AlertDelivery's claim time (metrics.reports.claims).
+CLAIMED = "claimed_at"
 # A message that could not be delivered is retried at each check for this long after its
 # alert resolved (a channel configured later does not receive old history).
 RETRY_FOR = dt.timedelta(days=7)
@@ -44,9 +48,9 @@ def channels() -> list[str]:
     """The configured channels: "mail" with alert recipients, "webhook" with a URL."""
     found = []
     if settings.VISITORSYNC_ALERT_RECIPIENTS:
-        found.append("mail")
+        found.append(AlertDelivery.Channel.MAIL.value)
     if alert_webhook.webhook_configured():
-        found.append("webhook")
+        found.append(AlertDelivery.Channel.WEBHOOK.value)
     return found
 
 
@@ -93,17 +97,33 @@ def send_test_alert() -> dict[str, str]:
 
 def deliver_pending() -> list[Alert]:
     """Send every message a channel has not delivered yet; returns the alerts tried."""
-    wanted = channels()
     tried = []
-    recent = Q(resolved_at__isnull=True) | Q(resolved_at__gte=timezone.now() - RETRY_FOR)
-    for alert in Alert.objects.filter(recent).exclude(kind=Alert.Kind.TEST).order_by("started_at", "id"):
-        for phase in (START, RESOLVED):
-            if phase == RESOLVED and alert.resolved_at is None:
-                continue
-            if any(channel not in alert.notified.get(phase, {}) for channel in wanted):
-                _send(alert, phase)
-                tried.append(alert)
+    for alert, phase in undelivered():
+        _send(alert, phase)
+        if not tried or tried[-1] is not alert:
+            tried.append(alert)
     return tried
+
+
+def undelivered() -> list[tuple[Alert, str]]:
+    """Each (alert, phase) whose message a configured channel has not sent yet (including one
+    another check is sending right now), oldest alert first."""
+    wanted = channels()
+    if not wanted:
+        return []
+    recent = Q(resolved_at__isnull=True) | Q(resolved_at__gte=timezone.now() - RETRY_FOR)
+    found = []
+    for alert in (
+        Alert.objects.filter(recent)
+        .exclude(kind=Alert.Kind.TEST)
+        .order_by("started_at", "id")
+        .prefetch_related("deliveries")
+    ):
+        sent = alert.sent_by_phase()
+        for phase in (START, RESOLVED) if alert.resolved_at else (START,):
+            if any(channel not in sent.get(phase, []) for channel in wanted):
+                found.append((alert, phase))
+    return found
 
 
 # --- Conditions -------------------------------------------------------------------------------
@@ -196,15 +216,18 @@ def _text(alert: Alert, phase: str) -> tuple[str, str]:
 
 
 def _send(alert: Alert, phase: str) -> dict[str, str]:
-    """Send one phase of an alert on each channel that has not had it; record what happened."""
+    """Send one phase of an alert on each channel whose delivery this check can claim (none
+    already sent it or is sending it); returns channel -> "sent" or the error."""
     subject, text = _text(alert, phase)
-    done = alert.notified.setdefault(phase, {})
     results, errors = {}, []
     for channel in channels():
-        if channel in done:
+        delivery = claims.claim(
+            AlertDelivery, key={"alert": alert, "phase": phase, "channel": channel}, claimed_field=CLAIMED
+        )
+        if delivery is None:
             continue
         try:
-            if channel == "mail":
+            if channel == AlertDelivery.Channel.MAIL:
                 mail.send_alert_mail(subject=subject, text=text)
             else:
                 alert_webhook.post_text(f"{subject}\n{text}")
@@ -212,12 +235,18 @@ def _send(alert: Alert, phase: str) -> dict[str, str]:
             # Our own errors are worded for the reader; a mail server's needs its type to make sense.
             detail = str(err) if isinstance(err, VisitorsyncError) else f"{type(err).__name__}: {err}"
             error = f"{channel}: {detail}"[:500]
+            claims.record(delivery, claimed_field=CLAIMED, error=error)
             errors.append(error)
             results[channel] = error
             logger.error("alert %s (%s) not sent by %s: %s", alert.kind, phase, channel, loggable(detail))
             continue
-        done[channel] = timezone.now().isoformat()
+        except BaseException:
+            # Not a channel's failure (a bug, an interrupt): the row must not stay "sending".
+            claims.record(delivery, claimed_field=CLAIMED, error=f"{channel}: the send crashed (see the log)")
+            raise
+        claims.record(delivery, claimed_field=CLAIMED)
         results[channel] = "sent"
-    alert.last_error = "; ".join(errors)
-    Alert.objects.filter(pk=alert.pk).update(notified=alert.notified, last_error=alert.last_error)
+    if results:
+        alert.last_error = "; ".join(errors)
+        Alert.objects.filter(pk=alert.pk).update(last_error=alert.last_error)
     return results

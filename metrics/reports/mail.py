@@ -9,23 +9,21 @@ import socket
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection, send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from metrics.core.errors import MailNotConfigured, ReportNotConfigured, ReportNotSent
 from metrics.core.logsafe import loggable
 from metrics.models import ReportDelivery
 from metrics.numbers import METRICS
+from metrics.reports import claims
 from metrics.reports.weekly import WeeklyReport, build_report, format_change
 
 logger = logging.getLogger(__name__)
 
 # What a mail server that is down, refuses or times out raises.
 MAIL_ERRORS = (smtplib.SMTPException, OSError, socket.timeout)
-# A delivery still "sending" after this long belongs to a sender that died: sent again.
-STUCK_AFTER = dt.timedelta(minutes=15)
+# ReportDelivery's claim time (metrics.reports.claims): when its sender took it.
+CLAIMED = "created_at"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,21 +97,25 @@ def send_weekly_report(
     sent, failures = [], []
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT) if pending else None
     for recipient in pending:
+        message = render_report(report, to=recipient, test=test)
+        message.connection = connection
         delivery = _claim(week, recipient, forced=force)
         if delivery is None:
             skipped.append(recipient)  # another sender has it
             continue
-        message = render_report(report, to=recipient, test=test)
-        message.connection = connection
         try:
             message.send()
         except MAIL_ERRORS as err:
             error = f"{type(err).__name__}: {err}"[:500]
-            _record(delivery, status=ReportDelivery.Status.FAILED, subject=message.subject, error=error)
+            _record(delivery, subject=message.subject, error=error)
             failures.append(f"{recipient} ({error})")
             logger.error("weekly report week=%s to %s failed: %s", week, loggable(recipient), loggable(error))
             continue
-        _record(delivery, status=ReportDelivery.Status.SENT, subject=message.subject)
+        except BaseException:
+            # Not the mail server's failure (a bug, an interrupt): the row must not stay "sending".
+            _record(delivery, subject=message.subject, error="The send crashed (see the log).")
+            raise
+        _record(delivery, subject=message.subject)
         sent.append(recipient)
         logger.info("weekly report week=%s sent to %s", week, loggable(recipient))
     if failures:
@@ -144,25 +146,12 @@ def _claim(week: dt.date, recipient: str, *, forced: bool) -> ReportDelivery | N
     """The delivery row this sender owns now, or None when another sender has sent or is sending it."""
     if forced:
         return ReportDelivery.objects.create(week_start=week, recipient=recipient, forced=True)
-    try:
-        with transaction.atomic():
-            return ReportDelivery.objects.create(week_start=week, recipient=recipient)
-    except IntegrityError:
-        # A failed earlier attempt, or one whose sender died mid-send, is taken over by exactly
-        # one sender.
-        stuck = Q(status=ReportDelivery.Status.SENDING, created_at__lt=timezone.now() - STUCK_AFTER)
-        claimed = ReportDelivery.objects.filter(
-            Q(status=ReportDelivery.Status.FAILED) | stuck, week_start=week, recipient=recipient, forced=False
-        ).update(status=ReportDelivery.Status.SENDING, created_at=timezone.now(), error="")
-        if not claimed:
-            return None
-        return ReportDelivery.objects.get(week_start=week, recipient=recipient, forced=False)
+    key = {"week_start": week, "recipient": recipient, "forced": False}
+    return claims.claim(ReportDelivery, key=key, claimed_field=CLAIMED)
 
 
-def _record(delivery: ReportDelivery, *, status: str, subject: str, error: str = "") -> None:
-    delivery.status, delivery.subject, delivery.error = status, subject[:200], error
-    delivery.sent_at = timezone.now() if status == ReportDelivery.Status.SENT else None
-    delivery.save(update_fields=["status", "subject", "error", "sent_at"])
+def _record(delivery: ReportDelivery, *, subject: str, error: str = "") -> None:
+    claims.record(delivery, claimed_field=CLAIMED, error=error, subject=subject[:200])
 
 
 def _display(report: WeeklyReport) -> dict:

@@ -33,7 +33,13 @@ from metrics.tracker.pageviews import (
     record_pageview,
 )
 from metrics.tracker.ranges import chunk_ranges
-from metrics.tracker.status import SyncStatus, get_sync_status, run_changes
+from metrics.tracker.status import (
+    SyncStatus,
+    get_run,
+    get_sync_status,
+    record_abandoned_runs,
+    run_changes,
+)
 from metrics.tracker.sync import (
     PlannedQuery,
     execute_claimed_sync,
@@ -74,9 +80,11 @@ __all__ = [
     "check_connection",
     "chunk_ranges",
     "execute_claimed_sync",
+    "get_run",
     "get_sync_status",
     "next_sync_query",
     "oldest_tracked_week",
+    "record_abandoned_runs",
     "record_pageview",
     "resume_claimed_sync",
     "run_changes",

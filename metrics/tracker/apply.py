@@ -113,9 +113,14 @@ def write(*, week_starts: list[dt.date], stored: Snapshot, changes: list[WeekCha
 
 
 def record_result(run: SyncRun, *, week_starts: list[dt.date], changes: list[WeekChange]) -> None:
-    """Put the outcome on the run (saved when the run is finished)."""
+    """Put the outcome on the run (saved when the run is finished).
+
+    A week whose stored numbers PostHog only confirmed (written for its `posthog_*` columns)
+    counts as unchanged and is not listed among the changes.
+    """
+    changed = [c for c in changes if c.changed]
     run.weeks_checked = len(week_starts)
-    run.weeks_created = sum(1 for c in changes if c.created)
-    run.weeks_updated = len(changes) - run.weeks_created
-    run.weeks_unchanged = len(week_starts) - len(changes)
-    run.changes = [c.as_json() for c in changes]
+    run.weeks_created = sum(1 for c in changed if c.created)
+    run.weeks_updated = len(changed) - run.weeks_created
+    run.weeks_unchanged = len(week_starts) - len(changed)
+    run.changes = [c.as_json() for c in changed]

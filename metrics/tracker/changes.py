@@ -21,6 +21,22 @@ class WeekChange:
     def visitors_delta(self) -> int:
         return self.visitors_after - (self.visitors_before or 0)
 
+    @property
+    def pageviews_delta(self) -> int:
+        return self.pageviews_after - (self.pageviews_before or 0)
+
+    @property
+    def changed(self) -> bool:
+        """A new week, or a stored number that moved. Not a week PostHog only confirmed (its
+        count caught up with what the webhook had already added): nothing a user sees moved."""
+        return self.created or bool(self.visitors_delta or self.pageviews_delta)
+
+    @property
+    def rank(self) -> tuple[bool, int, int]:
+        """Sort key, most telling first: real moves by size; a new week of zeros last."""
+        empty_new = self.created and not (self.visitors_after or self.pageviews_after)
+        return (empty_new, -abs(self.visitors_delta), -abs(self.pageviews_delta))
+
     def as_json(self) -> dict[str, Any]:
         """The stored form (`SyncRun.changes` items), also what the JSON endpoints show."""
         return {

@@ -4,7 +4,8 @@ A partial unique index allows at most one running row, so inserting it takes the
 SQLite and PostgreSQL alike. A live run beats its heartbeat every sixth of
 `VISITORSYNC_SYNC_ABANDON_AFTER`, also while it waits on PostHog (`Heartbeat`, a thread with
 its own database connection); a run whose heartbeat stopped for that long is presumed dead:
-the next claim marks it abandoned (failed) and takes the lock.
+the first to look at it (the next claim, a status read, the admin) records it abandoned
+(failed), and a claim then takes the lock. Nothing retries an abandoned sync.
 """
 
 import datetime as dt
@@ -67,30 +68,59 @@ def claim(
 
 
 def abandon_dead_runs() -> None:
-    """Mark failed every running sync whose heartbeat is older than the abandon limit."""
+    """Record abandoned every running sync whose heartbeat is older than the abandon limit."""
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=_dead_before()):
+        abandon_if_dead(run)
+
+
+def abandon_if_dead(run: SyncRun) -> bool:
+    """If `run` is running with a heartbeat older than the abandon limit, record it failed
+    ("Abandoned") and free the lock; `run` is brought up to date. True if this call recorded it.
+
+    One conditional UPDATE (still running, heartbeat still old), so of several processes that
+    look at the same dead run at once exactly one records it, and a run that beat its
+    heartbeat in the meantime is left alone.
+    """
+    dead_before = _dead_before()
+    if run.status != SyncRun.Status.RUNNING or run.heartbeat_at >= dead_before:
+        return False
     limit = settings.VISITORSYNC_SYNC_ABANDON_AFTER
-    dead = SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING, heartbeat_at__lt=timezone.now() - dt.timedelta(seconds=limit)
-    )
-    for run in dead:
-        logger.warning(
-            "sync run=%s abandoned (no progress since %s); releasing its lock", run.pk, run.heartbeat_at
-        )
-    dead.update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error=(
+    fields = {
+        "status": SyncRun.Status.FAILED,
+        "finished_at": timezone.now(),
+        "phase": SyncRun.ABANDONED_PHASE,
+        "error": (
             f"Abandoned: no progress for {limit} seconds (VISITORSYNC_SYNC_ABANDON_AFTER); its "
-            "process probably stopped. No number was changed by it."
+            "process probably stopped. No number was changed by it. It is not retried: the next "
+            "scheduled sync (or one started by hand) syncs the same weeks."
         ),
+    }
+    recorded = SyncRun.objects.filter(
+        pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=dead_before
+    ).update(**fields)
+    if not recorded:  # another reader recorded it, or it came back to life: read which
+        run.refresh_from_db()
+        return False
+    for name, value in fields.items():
+        setattr(run, name, value)
+    logger.warning(
+        "sync run=%s abandoned (no progress since %s); its lock is released", run.pk, run.heartbeat_at
     )
+    return True
+
+
+def _dead_before() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.VISITORSYNC_SYNC_ABANDON_AFTER)
 
 
 def heartbeat(run: SyncRun, *, done: int, phase: str) -> None:
-    """Record progress on the run row: pages poll it, and it keeps the lock alive."""
+    """Record progress on the run row: pages poll it, and it keeps the lock alive (not once
+    the run was recorded abandoned: that record stays)."""
     now = timezone.now()
     run.weeks_done, run.phase, run.heartbeat_at = done, phase, now
-    SyncRun.objects.filter(pk=run.pk).update(weeks_done=done, phase=phase, heartbeat_at=now)
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        weeks_done=done, phase=phase, heartbeat_at=now
+    )
 
 
 def heartbeat_interval() -> float:

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from metrics.core import counting, weeks
+from metrics.core import counting, db_stall, weeks
 from metrics.core.db_deadline import Deadline, database_deadline
 from metrics.core.errors import InvalidPageview, RecordingUnavailable
 from metrics.core.logsafe import loggable
@@ -68,8 +68,9 @@ def record_pageview(
     `key` identifies the event (PostHog's event uuid): a second delivery of the same key is
     a DUPLICATE and changes nothing. A visitor adds to a week's visitors only the first
     time that week. Everything is one transaction, safe under concurrent deliveries.
-    Raises RecordingUnavailable when the database keeps failing or does not answer within
-    VISITORSYNC_WEBHOOK_DB_TIMEOUT, InvalidPageview when an event that counts has no
+    Raises RecordingUnavailable when the database keeps failing, does not answer within
+    VISITORSYNC_WEBHOOK_DB_TIMEOUT or is known not to answer (metrics.core.db_stall: then at
+    once, without waiting on it), InvalidPageview when an event that counts has no
     `visitor_id`. An event that is not one of VISITORSYNC_EVENT, or comes from a host that
     VISITORSYNC_HOSTS leaves out, is IGNORED (metrics.core.counting decides, as for the sync).
     """
@@ -98,8 +99,14 @@ def record_pageview(
         raise InvalidPageview("a counted event needs a visitor id")
     week = weeks.week_start_for(timestamp)
     visitor_hash = salted_hmac(VISITOR_HASH_PURPOSE, f"{week}:{visitor_id}", algorithm="sha256").hexdigest()
-    with database_deadline(settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT) as deadline:
+    if db_stall.stalled():
+        raise RecordingUnavailable(UNAVAILABLE)
+    with database_deadline(settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT, on_expiry=_stalled) as deadline:
         return _record(key=key, week=week, visitor_hash=visitor_hash, deadline=deadline)
+
+
+def _stalled() -> None:
+    db_stall.enter("a webhook delivery's wait ran out VISITORSYNC_WEBHOOK_DB_TIMEOUT")
 
 
 def _record(*, key: str, week: dt.date, visitor_hash: str, deadline: Deadline) -> PageviewResult:
@@ -117,6 +124,8 @@ def _record(*, key: str, week: dt.date, visitor_hash: str, deadline: Deadline) -
             # patience: PostHog retries instead); not inside a caller's transaction (broken).
             if pause is None or deadline.expired or connection.in_atomic_block or not _still_connected():
                 logger.error("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(reason))
+                if db_stall.timed_out(err):
+                    db_stall.enter("opening a connection ran out DATABASE_CONNECT_TIMEOUT")
                 raise RecordingUnavailable(UNAVAILABLE) from err
             logger.warning("webhook key=%s week=%s retrying after: %s", loggable(key), week, loggable(err))
             time.sleep(pause)

@@ -21,6 +21,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The project's own commands; before django_crontab, so `crontab` is ours (it checks for
+    # cron, where django-crontab's printed "not found" and exited 0).
+    "visitorsync",
     "django_crontab",
     "django_tasks",
     "metrics",
@@ -31,6 +34,11 @@ MIDDLEWARE = [
     # Serves collected static files (the admin's) with far-future caching; right after
     # SecurityMiddleware so they get its headers but skip the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every error under /api/ as the JSON error object, also those of the middleware below.
+    "metrics.http.api_errors.ApiErrorsMiddleware",
+    # A bounded wait on the database for every request, sessions and the admin's login
+    # included, and a fast 503 while the database does not answer.
+    "metrics.http.database_wait.DatabaseWaitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +125,8 @@ STORAGES = {
     # with a one-year immutable cache header because the name changes with the content.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Files a browser asks for at the site's root (/favicon.ico), served by WhiteNoise as is.
+WHITENOISE_ROOT = read.BASE_DIR / "visitorsync" / "root"
 
 # --- Production: HTTPS behind a proxy ------------------------------------------------------
 if read.proxy_ssl_header:
@@ -168,6 +178,9 @@ except ImproperlyConfigured as err:
         "EMAIL_URL must start with smtp://, smtps:// (TLS from the start) or smtp+tls:// (STARTTLS), for "
         "example smtp+tls://user:password@smtp.example.com:587; percent-encode @ or : in the password."
     ) from err
+if vars()["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+    # Django's, with EMAIL_TIMEOUT bounding each whole send rather than each read.
+    EMAIL_BACKEND = "metrics.reports.smtp.EmailBackend"
 SERVER_EMAIL = read.DEFAULT_FROM_EMAIL
 
 # --- Logging ----------------------------------------------------------------------------

@@ -87,6 +87,10 @@ DATABASE_TCP_USER_TIMEOUT = env.float("DATABASE_TCP_USER_TIMEOUT", default=10.0)
 # Longest a webhook delivery waits on the database in all, enforced by the app itself
 # (metrics/core/db_deadline.py): PostHog gives up after 10 s.
 VISITORSYNC_WEBHOOK_DB_TIMEOUT = env.float("VISITORSYNC_WEBHOOK_DB_TIMEOUT", default=5.0)
+# Longest any other request waits for one answer from the database, enforced by the app
+# (metrics/http/database_wait.py); past it the process answers 503 at once to requests that
+# need the database until it answers again, so a silent database cannot hold every thread.
+VISITORSYNC_REQUEST_DB_TIMEOUT = env.float("VISITORSYNC_REQUEST_DB_TIMEOUT", default=3.0)
 
 # --- Production: HTTPS behind a proxy ------------------------------------------------------
 # Safe defaults when DEBUG is off; each can be overridden from the environment.
@@ -115,6 +119,9 @@ POSTHOG_QUERY_TIMEOUT = env.float("POSTHOG_QUERY_TIMEOUT", default=60.0)
 POSTHOG_MAX_ATTEMPTS = env.int("POSTHOG_MAX_ATTEMPTS", default=4)
 POSTHOG_RETRY_DEADLINE = env.float("POSTHOG_RETRY_DEADLINE", default=120.0)
 POSTHOG_RETRY_AFTER_CAP = env.float("POSTHOG_RETRY_AFTER_CAP", default=60.0)
+# The most of one answer read (bytes): a weekly answer is a few kilobytes, so this only stops
+# a broken proxy or host from filling the memory (metrics/posthog/client.py).
+POSTHOG_MAX_ANSWER_BYTES = env.int("POSTHOG_MAX_ANSWER_BYTES", default=16 * 1024 * 1024)
 
 # --- Weeks and what counts --------------------------------------------------------------
 VISITORSYNC_WEEK_START = env.str("VISITORSYNC_WEEK_START", default="monday").strip().lower()
@@ -180,7 +187,8 @@ VISITORSYNC_WEBHOOK_RETENTION_WEEKS = env.int("VISITORSYNC_WEBHOOK_RETENTION_WEE
 # process's output) with DEBUG, otherwise no mail at all.
 email_url = read_raw("EMAIL_URL")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="visitorsync <visitorsync@localhost>")
-# Seconds an SMTP connection may block (Django's default is forever).
+# Seconds one SMTP send may take in all, from connecting to QUIT (metrics.reports.smtp;
+# Django's own backend would bound each read only, and waits forever by default).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 VISITORSYNC_REPORT_RECIPIENTS = [
     a.strip() for a in env.list("VISITORSYNC_REPORT_RECIPIENTS", default=[]) if a.strip()
@@ -190,6 +198,7 @@ VISITORSYNC_ALERT_RECIPIENTS = [
 ]
 # Slack-compatible incoming webhook; its path is a secret.
 VISITORSYNC_ALERT_WEBHOOK_URL = read_raw("VISITORSYNC_ALERT_WEBHOOK_URL")
+# Seconds one post to it may take in all, from connecting to the end of the answer.
 VISITORSYNC_ALERT_WEBHOOK_TIMEOUT = env.float("VISITORSYNC_ALERT_WEBHOOK_TIMEOUT", default=10.0)
 VISITORSYNC_ALERT_QUIET_HOURS = env.float("VISITORSYNC_ALERT_QUIET_HOURS", default=24.0)
 VISITORSYNC_ALERT_DROP = env.float("VISITORSYNC_ALERT_DROP", default=0.5)

@@ -1,13 +1,13 @@
 """`manage.py send_weekly_report`: mail the weekly report (a door into metrics.reports)."""
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from metrics import jobs, reports
-from metrics.management.arguments import date_argument
+from metrics.management.arguments import WithoutPostHogWarning, date_argument
 from metrics.presentation import report_summary
 
 
-class Command(BaseCommand):
+class Command(WithoutPostHogWarning):
     help = (
         "Mail the weekly report (the last complete week by default) to VISITORSYNC_REPORT_RECIPIENTS. "
         "A recipient who already has a week's report is not sent it again unless --force."

@@ -1,16 +1,16 @@
 """`manage.py sync_visitors`: sync weekly visitors from PostHog (a door into the tracker)."""
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from metrics import jobs, tracker
 from metrics.core import weeks
-from metrics.management.arguments import date_argument
+from metrics.management.arguments import WithoutPostHogWarning, date_argument
 from metrics.models import SyncRun
 from metrics.presentation import change_lines, run_summary
 
 
-class Command(BaseCommand):
+class Command(WithoutPostHogWarning):
     help = (
         "Sync weekly unique visitors and pageviews from PostHog. By default syncs every week "
         "from the earliest stored week through the current one."
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {phase}: {done}/{total} weeks")
 
     def _print_status(self) -> None:
-        status = tracker.get_sync_status()
+        status = jobs.get_sync_status()
         if status.posthog_configured:
             self.stdout.write(self.style.SUCCESS("PostHog: configured"))
         else:

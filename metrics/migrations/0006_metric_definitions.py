@@ -23,7 +23,7 @@ def delete_built_ins(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0004_reports_and_alerts'),
+        ('metrics', '0005_alert_deliveries'),
     ]
 
     operations = [

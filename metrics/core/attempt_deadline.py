@@ -1,16 +1,18 @@
-"""A total deadline for one HTTP attempt, whatever the attempt is waiting for.
+"""A total deadline for one outgoing attempt, whatever the attempt is waiting for.
 
-requests' read timeout bounds each socket read, not the answer: a server (or a proxy) that
-sends a byte every few seconds keeps a request going for as long as it likes. Within
-`with AttemptDeadline(seconds):`, a session that mounts `DeadlineAdapter` has its connection
-hung up when the time is up, whether it is waiting for the status line, the headers or the
-body; the blocked read then fails at once with a requests `ConnectionError` (or
-`ChunkedEncodingError`) and `expired` says why.
+A socket timeout (requests' read timeout, smtplib's `timeout`) bounds each read, not the
+exchange: a peer (or a proxy) that sends a byte every few seconds keeps it going for as long
+as it likes. Within `with AttemptDeadline(seconds):`, the socket handed to `watch` is hung up
+when the time is up, whether the attempt is connecting, sending or waiting for an answer; the
+blocked call then fails at once and `expired` says why. Used by the PostHog client and the
+alert webhook (a `requests` session that mounts `DeadlineAdapter`) and by the SMTP backend
+(`metrics.reports.smtp`, which hands over its sockets with `watch_socket`).
 """
 
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -22,19 +24,34 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 _current = threading.local()
 
 
+def current() -> "AttemptDeadline | None":
+    """The deadline of the attempt this thread is inside, if any."""
+    return getattr(_current, "deadline", None)
+
+
+def watch_socket(sock: Any) -> None:
+    """Hand `sock` to this thread's deadline (a no-op outside one)."""
+    deadline = current()
+    if deadline is not None:
+        deadline.watch(sock)
+
+
 class AttemptDeadline:
     """Hangs up the connection of the attempt made inside `with` once `seconds` have passed."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self._ends = 0.0
+        self._outer: AttemptDeadline | None = None
         self._lock = threading.Lock()
         self._sock: Any = None
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
     def __enter__(self) -> "AttemptDeadline":
-        _current.deadline = self
+        self._outer, _current.deadline = current(), self
+        self._ends = time.monotonic() + self.seconds
         self._timer.start()
         return self
 
@@ -42,12 +59,17 @@ class AttemptDeadline:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._timer.cancel()
-        _current.deadline = None
+        _current.deadline = self._outer
         with self._lock:
             self._sock = None  # back in the pool: not ours to hang up any more
 
+    def remaining(self) -> float:
+        """Seconds left (0 once expired), e.g. for a connect timeout."""
+        return max(0.0, self._ends - time.monotonic())
+
     def watch(self, sock: Any) -> None:
-        """Called by the connection before it waits for the answer."""
+        """Hang up `sock` at the deadline (at once if it has passed); it replaces the socket
+        watched before, which the attempt has stopped using (e.g. a plain socket under TLS)."""
         with self._lock:
             if self.expired:
                 _hang_up(sock)
@@ -78,9 +100,8 @@ class _Watched:
     sock: Any
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        deadline = getattr(_current, "deadline", None)
-        if deadline is not None and self.sock is not None:
-            deadline.watch(self.sock)
+        if self.sock is not None:
+            watch_socket(self.sock)
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 
