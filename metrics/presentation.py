@@ -15,7 +15,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from metrics import tracker
+from metrics import catalog, tracker
+from metrics.core.errors import InvalidMetricDefinition
 from metrics.models import SyncRun
 from metrics.numbers import METRICS
 from metrics.posthog import destination
@@ -25,7 +26,12 @@ from metrics.posthog import destination
 _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
     (
         HTTPStatus.BAD_REQUEST,
-        (tracker.InvalidSyncRequest, tracker.InvalidPageview, destination.WebhookBadPayload),
+        (
+            tracker.InvalidSyncRequest,
+            tracker.InvalidPageview,
+            destination.WebhookBadPayload,
+            InvalidMetricDefinition,
+        ),
     ),
     # LockLost: the run was presumed dead and another took the lock, so it stepped back.
     (HTTPStatus.CONFLICT, (tracker.SyncInProgress, tracker.LockLost)),
@@ -243,3 +249,19 @@ def report_json(result) -> dict[str, Any]:
         "sent": len(result.sent),
         "already_sent": len(result.skipped),
     }
+
+
+def import_lines(plan: catalog.ImportPlan) -> list[str]:
+    """One line per metric an import of metric definitions creates or changes."""
+    verb = ("would create", "would update") if plan.dry_run else ("created", "updated")
+    lines = [f"{verb[0]} {key}" for key in plan.created]
+    lines += [f"{verb[1]} {key}: {', '.join(fields)}" for key, fields in plan.updated]
+    return lines
+
+
+def import_summary(plan: catalog.ImportPlan) -> str:
+    """One sentence on an import of metric definitions (manage.py import_metrics)."""
+    counts = f"{len(plan.created)} new, {len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
+    if plan.dry_run:
+        return f"Dry run, nothing written: {counts}."
+    return f"Imported metric definitions: {counts}."

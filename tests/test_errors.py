@@ -79,6 +79,7 @@ def test_the_family_tree_in_the_docstring_names_every_class(cls):
         (errors.BadParameter, ValueError),
         (errors.UnreadableBody, ValueError),
         (errors.ScheduleError, ValueError),
+        (errors.InvalidMetricDefinition, ValueError),
     ],
 )
 def test_errors_also_derive_from_the_type_that_gives_them_meaning(cls, meaning):
@@ -163,6 +164,7 @@ STATUSES = {
     errors.BadParameter: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.UnreadableBody: HTTPStatus.INTERNAL_SERVER_ERROR,
     errors.ScheduleError: HTTPStatus.INTERNAL_SERVER_ERROR,
+    errors.InvalidMetricDefinition: HTTPStatus.BAD_REQUEST,
     errors.VisitorsyncError: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 

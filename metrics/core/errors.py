@@ -47,7 +47,8 @@ SuspiciousOperation 400 (the latter also logged as a security event), the others
     │   └── WebhookNotSent
     ├── BadParameter                   [ValueError] the HTTP doors' query and form parameters
     │   └── UnreadableBody
-    └── ScheduleError                  [ValueError] VISITORSYNC_CRON_SCHEDULE
+    ├── ScheduleError                  [ValueError] VISITORSYNC_CRON_SCHEDULE
+    └── InvalidMetricDefinition        [ValueError] a metric definition; `metric` and `field` name the culprit
 
 Not every class has a standard type: a sync in progress or PostHog rate limiting means
 nothing to Django. Failures of the database are deliberately not `django.db.DatabaseError`,
@@ -254,3 +255,18 @@ class UnreadableBody(BadParameter):
 # --- The sync schedule (metrics.core.schedule) ------------------------------------------------
 class ScheduleError(VisitorsyncError, ValueError):
     """VISITORSYNC_CRON_SCHEDULE (or the expression given) is not a five-field cron expression."""
+
+
+# --- Metric definitions (metrics.core.definitions, metrics.catalog) ---------------------------
+class InvalidMetricDefinition(VisitorsyncError, ValueError):
+    """A metric definition, or a file of them, that cannot be used; nothing of it was saved.
+
+    `metric` names the metric (its key, or its place in the file, like "#3"), `field` the field at
+    fault (like "properties[0].operator"), `detail` what is wrong and what to write instead.
+    """
+
+    def __init__(self, detail: str, *, metric: str = "(new)", field: str = "(metric)") -> None:
+        super().__init__(f"Metric {metric}, field {field}: {detail}")
+        self.metric = metric
+        self.field = field
+        self.detail = detail

@@ -7,6 +7,7 @@ from typing import Any
 from metrics.core import weeks
 from metrics.core.counting import HostPattern
 from metrics.core.errors import PostHogBadResponse
+from metrics.core.hogql_text import hogql_string
 
 # PostHog answers at most 100 rows without a LIMIT, and at most 50,000 with one.
 ROW_LIMIT = 1000
@@ -31,11 +32,6 @@ class WeeklyCounts:
 
     def for_week(self, week_start: dt.date) -> WeekCount:
         return self.counts.get(week_start, WeekCount(week_start, 0, 0))
-
-
-def hogql_string(value: str) -> str:
-    """`value` as a HogQL string literal (the settings it comes from are validated too)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def weekly_counts_query(
