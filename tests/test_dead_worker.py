@@ -27,6 +27,7 @@ from tests.support.stack import (
     free_port,
     fresh_postgres_database,
     manage,
+    migrate_with_superuser,
     postgres_url_or_skip,
     process_group_alive,
     serve_env,
@@ -99,15 +100,7 @@ def test_a_killed_worker_s_sync_is_shown_abandoned_unhealthy_and_its_task_failed
             SESSION_COOKIE_SECURE="false",
             CSRF_COOKIE_SECURE="false",
         )
-        assert manage("migrate", "--noinput", env=env).returncode == 0
-        created = manage(
-            "createsuperuser",
-            "--noinput",
-            f"--username={ADMIN_USER}",
-            "--email=admin@example.com",
-            env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-        )
-        assert created.returncode == 0, created.stderr
+        migrate_with_superuser(env, username=ADMIN_USER, password=ADMIN_PASSWORD)
         synced = manage("sync_visitors", env=env)  # a recent success: healthy until the worker dies
         assert synced.returncode == 0, synced.stderr
         web_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"

@@ -15,16 +15,9 @@ from metrics.core.definitions import Kind, MetricDefinition
 from metrics.core.errors import InvalidMetricDefinition
 from metrics.models import Metric
 from metrics.presentation import import_summary
+from tests.support.metric_files import ISSUE_EXAMPLE
 
 pytestmark = pytest.mark.django_db
-
-ISSUE_EXAMPLE = """{"metrics": [
-  {"key": "signups", "name": "Signups", "kind": "count", "events": ["signed_up"]},
-  {"key": "pro_buyers", "name": "Pro buyers", "kind": "unique", "events": ["purchase"],
-   "properties": [{"key": "plan", "operator": "exact", "value": ["pro"]}]},
-  {"key": "revenue", "name": "Revenue", "kind": "sum", "events": ["purchase"], "property": "amount", "unit": "EUR", "target": 5000},
-  {"key": "signup_rate", "name": "Signup rate", "kind": "ratio", "numerator": "signups", "denominator": "visitors"}
-]}"""  # noqa: E501
 
 
 def command(name: str, *args: str) -> str:

@@ -12,15 +12,7 @@ from metrics.core.errors import InvalidMetricDefinition
 from metrics.core.properties import Operator, PropertyFilter
 from metrics.numbers import COLUMNS
 from metrics.presentation import http_status_for
-
-# The example of the issue, exactly as written there.
-ISSUE_EXAMPLE = """{"metrics": [
-  {"key": "signups", "name": "Signups", "kind": "count", "events": ["signed_up"]},
-  {"key": "pro_buyers", "name": "Pro buyers", "kind": "unique", "events": ["purchase"],
-   "properties": [{"key": "plan", "operator": "exact", "value": ["pro"]}]},
-  {"key": "revenue", "name": "Revenue", "kind": "sum", "events": ["purchase"], "property": "amount", "unit": "EUR", "target": 5000},
-  {"key": "signup_rate", "name": "Signup rate", "kind": "ratio", "numerator": "signups", "denominator": "visitors"}
-]}"""  # noqa: E501
+from tests.support.metric_files import ISSUE_EXAMPLE
 
 
 def test_the_issue_example_reads_as_written():

@@ -32,6 +32,17 @@ def dripping(settings, smtp_server, alert_hook, posthog_stub):
     return smtp_server, alert_hook
 
 
+def _cron(base: str, query: str = "") -> tuple[requests.Response, float]:
+    """The scheduler's call, and how long it took to answer."""
+    started = time.monotonic()
+    response = requests.post(
+        f"{base}/api/cron/sync-visitors{query}",
+        headers={"Authorization": f"Bearer {CRON_SECRET}"},
+        timeout=DRIP_FOR,
+    )
+    return response, time.monotonic() - started
+
+
 def _wait_for(condition, *, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -40,13 +51,7 @@ def _wait_for(condition, *, seconds: float) -> None:
 
 
 def test_the_cron_report_is_sent_after_the_answer(live_server, dripping, posthog_stub):
-    started = time.monotonic()
-    response = requests.post(
-        f"{live_server.url}/api/cron/sync-visitors?report=1",
-        headers={"Authorization": f"Bearer {CRON_SECRET}"},
-        timeout=DRIP_FOR,
-    )
-    answered = time.monotonic() - started
+    response, answered = _cron(live_server.url, "?report=1")
     assert response.status_code == 200, response.text
     assert response.json()["report"]["queued"] == 2 and response.json()["report"]["sent"] == 0
     assert answered < ANSWER_BOUND, answered
@@ -62,13 +67,7 @@ def test_the_cron_report_is_sent_after_the_answer(live_server, dripping, posthog
 
 def test_a_failed_sync_answers_before_its_alert_goes_out(live_server, dripping, posthog_stub):
     posthog_stub.fail_next(401, {"detail": "Invalid personal API key"})
-    started = time.monotonic()
-    response = requests.post(
-        f"{live_server.url}/api/cron/sync-visitors",
-        headers={"Authorization": f"Bearer {CRON_SECRET}"},
-        timeout=DRIP_FOR,
-    )
-    answered = time.monotonic() - started
+    response, answered = _cron(live_server.url)
     assert response.status_code == 502, response.text
     assert answered < ANSWER_BOUND, answered
     assert SyncRun.objects.get().status == SyncRun.Status.FAILED

@@ -19,7 +19,7 @@ from tests.support.stack import (
     admin_session,
     free_port,
     fresh_postgres_database,
-    manage,
+    migrate_with_superuser,
     postgres_url_or_skip,
     process_group_alive,
     serve_env,
@@ -74,15 +74,7 @@ def test_a_sync_started_from_the_admin_completes_although_the_web_process_was_ki
             SESSION_COOKIE_SECURE="false",
             CSRF_COOKIE_SECURE="false",
         )
-        assert manage("migrate", "--noinput", env=env).returncode == 0
-        created = manage(
-            "createsuperuser",
-            "--noinput",
-            f"--username={ADMIN_USER}",
-            "--email=admin@example.com",
-            env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-        )
-        assert created.returncode == 0, created.stderr
+        migrate_with_superuser(env, username=ADMIN_USER, password=ADMIN_PASSWORD)
         web_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
         web = start_process([str(ROOT / "scripts" / "serve"), "--no-migrate"], env=env, log_path=web_log)
         worker = start_process(

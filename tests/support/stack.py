@@ -88,6 +88,19 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def migrate_with_superuser(env: dict[str, str], *, username: str, password: str) -> None:
+    """`migrate`, then `createsuperuser` with this name and password, as separate processes."""
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    created = manage(
+        "createsuperuser",
+        "--noinput",
+        f"--username={username}",
+        "--email=admin@example.com",
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
+    )
+    assert created.returncode == 0, created.stderr
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 def postgres_url_or_skip() -> str:
     """The test server's URL; skips outside the PostgreSQL half of scripts/test."""
