@@ -5,6 +5,6 @@
 `export_document`. `manage.py import_metrics` and `export_metrics` call the last two.
 """
 
-from metrics.catalog.store import ImportPlan, export_document, import_document, save, stored
+from metrics.catalog.store import Counted, ImportPlan, counted, export_document, import_document, save, stored
 
-__all__ = ["ImportPlan", "export_document", "import_document", "save", "stored"]
+__all__ = ["Counted", "ImportPlan", "counted", "export_document", "import_document", "save", "stored"]

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from metrics.core.definitions import (
+    BUILT_IN_KEYS,
     Kind,
     MetricDefinition,
     built_ins,
@@ -35,6 +36,21 @@ class ImportPlan:
 def stored() -> tuple[MetricDefinition, ...]:
     """Every metric, the built-ins included (as today's settings define them), in display order."""
     return _read(Metric.objects.all())
+
+
+@dataclasses.dataclass(frozen=True)
+class Counted:
+    """A metric PostHog counts (count, unique or sum, not a built-in) and its row's id, which its
+    MetricValue rows point to."""
+
+    id: int
+    definition: MetricDefinition
+
+
+def counted() -> tuple[Counted, ...]:
+    """The user-defined count, unique and sum metrics, in display order (no ratios, no built-ins)."""
+    rows = Metric.objects.exclude(kind=Kind.RATIO).exclude(key__in=BUILT_IN_KEYS)
+    return tuple(Counted(row.id, parse_definition(_raw(row))) for row in rows)
 
 
 def save(definition: MetricDefinition) -> None:

@@ -35,3 +35,23 @@ class Metric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+
+class MetricValue(models.Model):
+    """A user-defined metric's number for one week (count, unique or sum; a ratio is computed
+    when read). The built-ins keep theirs on WeeklyMetric. `value` is live (PostHog's number at
+    the last sync plus what webhooks added since); `posthog_value` is PostHog's number at the
+    last sync (null: no sync has counted this metric in this week yet). No row: zero."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="values")
+    week_start = models.DateField()
+    value = models.FloatField(default=0)
+    posthog_value = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["week_start", "metric"], name="metrics_metricvalue_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} in week of {self.week_start}: {self.value:g}"
