@@ -2,12 +2,14 @@
 `export_metrics`, on the real database: the built-ins from the migration, imports that apply all
 or nothing, dry runs, and an export that imports back to the same definitions."""
 
+import dataclasses
 import io
 import json
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from metrics import catalog
 from metrics.core import definitions
@@ -177,3 +179,27 @@ def test_metrics_show_in_their_order_then_as_created():
     catalog.save(MetricDefinition(key="b", name="B", kind=Kind.COUNT, events=("e",)))
     catalog.save(MetricDefinition(key="a", name="A", kind=Kind.COUNT, events=("e",), order=-1))
     assert [d.key for d in catalog.stored()] == ["a", "visitors", "pageviews", "b"]
+
+
+def test_a_new_or_recounted_metric_waits_for_a_sync_of_every_week_a_shown_change_does_not():
+    signups = MetricDefinition(key="signups", name="Signups", kind=Kind.COUNT, events=("signed_up",))
+    catalog.save(signups)
+    assert catalog.pending_restatement() == ("signups",)
+    counted_at = timezone.now()
+    catalog.mark_restated(counted_before=counted_at)
+    assert catalog.pending_restatement() == ()
+
+    # How it is shown changes no stored number.
+    catalog.save(dataclasses.replace(signups, name="Sign-ups", target=50.0, order=3))
+    assert catalog.pending_restatement() == ()
+    # What it counts does: the next sync of every week restates its weeks.
+    catalog.save(dataclasses.replace(signups, events=("signed_up", "registered")))
+    assert catalog.pending_restatement() == ("signups",)
+    # A sync that started before the change counted the old definition.
+    catalog.mark_restated(counted_before=counted_at)
+    assert catalog.pending_restatement() == ("signups",)
+    catalog.mark_restated(counted_before=timezone.now())
+    assert catalog.pending_restatement() == ()
+    # A built-in's events come from the settings, which no sync has to catch up with here.
+    catalog.save(dataclasses.replace(definitions.built_ins()[0], name="People"))
+    assert catalog.pending_restatement() == ()

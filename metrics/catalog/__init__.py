@@ -5,6 +5,26 @@
 `export_document`. `manage.py import_metrics` and `export_metrics` call the last two.
 """
 
-from metrics.catalog.store import Counted, ImportPlan, counted, export_document, import_document, save, stored
+from metrics.catalog.store import (
+    Counted,
+    ImportPlan,
+    counted,
+    export_document,
+    import_document,
+    mark_restated,
+    pending_restatement,
+    save,
+    stored,
+)
 
-__all__ = ["Counted", "ImportPlan", "counted", "export_document", "import_document", "save", "stored"]
+__all__ = [
+    "Counted",
+    "ImportPlan",
+    "counted",
+    "export_document",
+    "import_document",
+    "mark_restated",
+    "pending_restatement",
+    "save",
+    "stored",
+]

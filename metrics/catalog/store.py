@@ -1,10 +1,12 @@
 """Reading and writing metric definitions; every write is checked with all the others first."""
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from metrics.core.definitions import (
     BUILT_IN_KEYS,
@@ -123,7 +125,22 @@ def _raw(row: Metric) -> dict[str, Any]:
     return raw
 
 
+def pending_restatement() -> tuple[str, ...]:
+    """Keys of the metrics whose counting was defined or changed since the last sync of every
+    week: their stored weeks hold the old definition's numbers (or none) until that sync."""
+    return tuple(Metric.objects.filter(restate_since__isnull=False).values_list("key", flat=True))
+
+
+def mark_restated(*, counted_before: dt.datetime) -> None:
+    """A sync of every week that started at `counted_before` counted the definitions stored then."""
+    Metric.objects.filter(restate_since__lte=counted_before).update(restate_since=None)
+
+
 def _write(definition: MetricDefinition) -> None:
+    old = Metric.objects.filter(key=definition.key).first()
+    counts_anew = not definition.built_in and (
+        old is None or _counting(parse_definition(_raw(old))) != _counting(definition)
+    )
     Metric.objects.update_or_create(
         key=definition.key,
         defaults={
@@ -141,7 +158,18 @@ def _write(definition: MetricDefinition) -> None:
             "in_admin_list": definition.in_admin_list,
             "order": definition.order,
             "drop_alert": definition.drop_alert,
+            **({"restate_since": timezone.now()} if counts_anew else {}),
         },
+    )
+
+
+def _counting(definition: MetricDefinition) -> tuple:
+    """What decides a metric's stored numbers (not how they are shown)."""
+    return (
+        definition.kind,
+        definition.events,
+        definition.properties,
+        definition.sum_property,
     )
 
 

@@ -27,6 +27,11 @@ class Metric(models.Model):
     in_admin_list = models.BooleanField(default=True)
     order = models.IntegerField(default=0)
     drop_alert = models.FloatField(null=True, blank=True, help_text="Share of a drop that alerts.")
+    restate_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When what it counts was defined or changed, until a sync of every week counts it anew.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
