@@ -141,3 +141,27 @@ def test_query_count_does_not_grow_with_weeks_or_metrics(client, tokens, django_
         assert len(get(client).json()["weeks"]) == count
     with django_assert_num_queries(4):
         assert len(read_csv(get(client, "format=csv"))) == count
+
+
+def test_headline_figures_of_any_metric_in_its_unit_and_a_ratio_never_prorated():
+    define()
+    current = weeks.current_week_start()
+    last = current - weeks.ONE_WEEK
+    store(last, visitors=1000, signups=40, revenue=5000)
+    store(current, visitors=600, signups=30, revenue=1250.5)
+    start, end = weeks.week_bounds(current)
+    now = start + (end - start) / 2  # half of this week gone
+    figures = {
+        (f.key, f.label.split(", ")[1]): f
+        for f in numbers.headline(now=now, keys=["visitors", "revenue", "signup_rate"]).figures
+    }
+    assert [key for key, when in figures if when == "last week"] == ["visitors", "revenue", "signup_rate"]
+    revenue = figures["revenue", "this week so far"]
+    assert revenue.label == "Revenue, this week so far" and revenue.value_text == "€1,250.50"
+    assert revenue.compared_with == pytest.approx(2500)  # half of last week's total
+    assert revenue.compared_label == "last week's total prorated to this point (≈€2,500.00)"
+    rate = figures["signup_rate", "this week so far"]
+    assert rate.value == pytest.approx(0.05) and rate.compared_with == pytest.approx(0.04)  # as it was
+    assert rate.compared_label == "last week (4.0%)" and rate.change == pytest.approx(0.25)
+    assert figures["visitors", "last week"].compared_label == ""  # the week before is not stored
+    assert [f.key for f in numbers.headline(now=now).figures] == ["visitors", "pageviews"] * 2
