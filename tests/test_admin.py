@@ -304,8 +304,9 @@ def test_list_query_count_is_fixed(admin_client, django_assert_num_queries, coun
     make_weeks(count)
     SyncRun.objects.create(trigger=SyncRun.Trigger.CRON, status=SyncRun.Status.SUCCEEDED)
     # session, user, chart, headline, 2 counts, rows (with the week before), the page's
-    # weeks before and a year before (stats), date hierarchy (2)
-    with django_assert_num_queries(10):
+    # weeks before and a year before (stats), date hierarchy (2), and the metric definitions
+    # for each of the chart, the headline and the rows (no user-defined metric: no MetricValue)
+    with django_assert_num_queries(13):
         response = admin_client.get(LIST_URL)
     assert response.status_code == HTTPStatus.OK
     assert response.content.count(b'class="field-week"') == count

@@ -3,7 +3,8 @@
 A fixed set of weeks (gaps, a week without visitors, weeks never synced or synced before they
 ended, webhook counts since a sync, a year of history) is read at a fixed "now" by the stats
 API (JSON and CSV), the admin list (rows, headline figures, chart, CSV exports), the weekly
-report (subject, text, HTML) and the cron endpoint's `report` JSON. The outputs are compared
+report (subject, text, HTML) and the cron endpoint's `report` JSON. With user-defined metrics
+on top (`with_kpis`), the API and the report again (`*_metrics` files). The outputs are compared
 with the files under tests/golden/; `VISITORSYNC_WRITE_GOLDEN=1` writes them instead.
 """
 
@@ -20,6 +21,7 @@ from metrics import reports
 from metrics.core import weeks
 from metrics.models import WeeklyMetric
 from metrics.presentation import report_json
+from tests.support.kpis import define, store
 from tests.support.stats_api import TOKEN
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -145,3 +147,31 @@ def test_drop_alert_message(stored, settings):
     settings.VISITORSYNC_ALERT_DROP = 0.01
     conditions = {c.kind: c for c in alerts.conditions(now=NOW)}
     check("drop_alert.txt", re.sub(r"\s+", " ", conditions["drop"].message) + "\n")
+
+
+@pytest.fixture
+def with_kpis(stored):
+    """The metrics of tests/support/kpis.py on the same weeks: some weeks without a row for a
+    metric (0), sums whole and not, and the week without visitors (its ratio is null)."""
+    define()
+    for n, row in enumerate(stored):
+        numbers = {"signups": (n * 7) % 45, "revenue": 4000 + n * 37.25 if n % 3 else 5000, "refunds": n % 5}
+        if n % 4:
+            numbers["pro_buyers"] = n % 6
+        if n % 11 == 7:
+            numbers = {}
+        store(row.week_start, visitors=row.visitors, pageviews=row.pageviews, **numbers)
+
+
+def test_user_metrics_in_the_api_and_the_report(client, with_kpis):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for name, query in [
+        ("api_metrics.json", "?from=2025-09-01&to=2026-03-15"),
+        ("api_metrics.csv", "?format=csv&from=2025-09-01&to=2026-03-15"),
+    ]:
+        check(name, client.get(f"/api/stats/weekly{query}", headers=auth).content)
+    report = reports.build_report()
+    message = reports.render_report(report, to="a@example.test")
+    [(html, _)] = message.alternatives
+    check("report_metrics.txt", message.body)
+    check("report_metrics.html", html)

@@ -45,7 +45,8 @@ def weekly_stats(request: HttpRequest) -> HttpResponse:
     table = numbers.read_weeks(numbers.weeks_between(first, last))
     if output == "csv":
         response = HttpResponse(
-            numbers.write_csv(table.weeks), content_type="text/csv; charset=utf-8; header=present"
+            numbers.write_csv(table.weeks, definitions=table.definitions),
+            content_type="text/csv; charset=utf-8; header=present",
         )
         response["Content-Disposition"] = f'attachment; filename="{numbers.csv_filename(table.weeks)}"'
     else:

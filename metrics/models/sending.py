@@ -44,7 +44,9 @@ class ReportDelivery(models.Model):
 class Alert(models.Model):
     """One occurrence of an alert condition, from when it started until it cleared.
 
-    At most one open row (resolved_at null) per kind. Its messages ("start", "resolved") on
+    At most one open row (resolved_at null) per kind and subject: the per-metric kinds (a drop,
+    off target) name their metric's key in `subject`; every other kind has an empty one, so
+    it stays one open row per kind. Its messages ("start", "resolved") on
     each channel are `AlertDelivery` rows; a channel without a sent one is retried at the
     next check.
     """
@@ -54,11 +56,19 @@ class Alert(models.Model):
         STALE = "stale", "No successful sync"
         WEBHOOK_QUIET = "webhook_quiet", "Webhook quiet"
         DROP = "drop", "Sharp drop in visitors"
+        METRIC_DROP = "metric_drop", "Sharp drop in a metric"
+        OFF_TARGET = "off_target", "Metric off target"
         # Not a condition: the admin's "Send a test alert" records one, resolved at once and
         # never retried by `deliver_pending`.
         TEST = "test", "Test alert"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    subject = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="The metric's key (per-metric alerts); empty otherwise.",
+    )
     message = models.TextField()
     started_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -68,12 +78,19 @@ class Alert(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind"], condition=Q(resolved_at__isnull=True), name="metrics_alert_one_open"
+                fields=["kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="metrics_alert_one_open",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} since {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.label} since {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def label(self) -> str:
+        """What the alert is about: its kind, and the metric for a per-metric one."""
+        return f"{self.get_kind_display()}: {self.subject}" if self.subject else self.get_kind_display()
 
     def sent_by_phase(self) -> dict[str, list[str]]:
         """Phase -> the channels its message went out on (reads prefetched `deliveries`)."""

@@ -3,12 +3,15 @@ the current week so far against last week's total prorated to the same point."""
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from django.utils import timezone
 
 from metrics.core import weeks
+from metrics.core.definitions import Kind
 from metrics.numbers.table import read_range
-from metrics.numbers.week import METRICS, Week, change_between, elapsed_share, week_before, week_end
+from metrics.numbers.units import format_value
+from metrics.numbers.week import METRICS, change_between, elapsed_share, week_before, week_end
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,9 +19,11 @@ class Figure:
     """One headline number and what it is compared with."""
 
     label: str
-    value: int
+    value: float | None  # None: a ratio over 0
     compared_with: float | None  # the number it is compared with; None: nothing to compare
     compared_label: str
+    unit: str = "number"  # the metric's unit (metrics.numbers.units)
+    key: str = ""
 
     @property
     def change(self) -> float | None:
@@ -26,7 +31,7 @@ class Figure:
 
     @property
     def value_text(self) -> str:
-        return f"{self.value:,}"
+        return format_value(self.value, self.unit)
 
     @property
     def change_text(self) -> str:
@@ -63,34 +68,47 @@ class Headline:
         return round(self.elapsed * 7, 1)
 
 
-def headline(*, now: dt.datetime | None = None) -> Headline:
-    """The headline figures, in one query."""
+def headline(*, now: dt.datetime | None = None, keys: Sequence[str] | None = None) -> Headline:
+    """The headline figures of the metrics `keys` (default: the built-ins), in display order,
+    from one read (`read_range`). A ratio's "so far" figure is compared with last week's ratio
+    as it is: a quotient is not prorated."""
     now = now or timezone.now()
     current = weeks.current_week_start(now=now)
     last = week_before(current)
     table = read_range(last, current, now=now)
+    wanted = METRICS if keys is None else tuple(keys)
+    shown = [definition for definition in table.definitions if definition.key in wanted]
     figures = []
-    for week, when, compared, compared_label in (
-        (table.week(last), "last week", Week.previous, "the week before ({:,})"),
-        (
-            table.week(current),
-            "this week so far",
-            Week.previous_so_far,
-            "last week's total prorated to this point (≈{:,})",
-        ),
+    for week, when, prorated in (
+        (table.week(last), "last week", False),
+        (table.week(current), "this week so far", True),
     ):
         if week is None:
             continue
-        for name in METRICS:
-            base = compared(week, name)
+        for definition in shown:
+            name, unit = definition.key, definition.unit
+            # A quotient is not prorated: this week's ratio so far is compared with last week's.
+            ratio = definition.kind is Kind.RATIO
+            base = week.previous_so_far(name) if prorated and not ratio else week.previous(name)
             figures.append(
                 Figure(
-                    label=f"{name.capitalize()}, {when}",
+                    label=f"{name.capitalize() if definition.built_in else definition.name}, {when}",
                     value=week.value(name),
                     compared_with=base,
-                    compared_label=compared_label.format(round(base)) if base is not None else "",
+                    compared_label=_compared_label(base, unit, prorated=prorated, ratio=ratio),
+                    unit=unit,
+                    key=name,
                 )
             )
     return Headline(
         last_week=last, current_week=current, elapsed=elapsed_share(current, now), figures=figures
     )
+
+
+def _compared_label(base: float | None, unit: str, *, prorated: bool, ratio: bool) -> str:
+    if base is None:
+        return ""
+    if ratio:
+        return f"{'last week' if prorated else 'the week before'} ({format_value(base, unit)})"
+    text = format_value(round(base) if unit == "number" else base, unit)
+    return f"last week's total prorated to this point (≈{text})" if prorated else f"the week before ({text})"

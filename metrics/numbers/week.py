@@ -1,8 +1,10 @@
 """One week's numbers and every fact derived from them, each defined here once.
 
-A week's numbers are looked up by metric name (`week.value("visitors")`). The names are the
-stored metrics, `METRICS`: each is a WeeklyMetric column, with `posthog_<name>` holding what
-PostHog reported at the last sync.
+A week's numbers are looked up by metric key (`week.value("visitors")`, `week.value("signups")`).
+`METRICS` are the built-ins: each is a WeeklyMetric column, with `posthog_<name>` holding what
+PostHog reported at the last sync. `Week.metrics` holds every metric's number, built-ins
+included, in display order (metrics.numbers.per_metric says how each is typed); a ratio's is
+None when its denominator is 0, and every comparison with None is None.
 """
 
 import dataclasses
@@ -15,12 +17,13 @@ METRICS = ("visitors", "pageviews")
 YEAR_BEFORE = dt.timedelta(weeks=52)  # "the same week last year": 52 weeks back, same weekday
 
 
-def change_between(value: float, base: float | None) -> float | None:
+def change_between(value: float | None, base: float | None) -> float | None:
     """`value` against `base` as a fraction (0.25 = +25%).
 
-    None when there is no base or it is zero (growth from zero has no meaningful percentage).
+    None when there is no value (a ratio over 0), no base, or it is zero (growth from zero has
+    no meaningful percentage).
     """
-    if not base:
+    if value is None or not base:
         return None
     return (value - base) / base
 
@@ -50,13 +53,17 @@ class Week:
     back (None when not stored; the weeks around a week carry no neighbours of their own)."""
 
     week_start: dt.date
-    values: Mapping[str, int]  # metric name -> the live number
+    values: Mapping[str, int]  # built-in metric name -> the live number
     read_at: dt.datetime  # decides whether the week is in progress and how much of it is gone
     synced_at: dt.datetime | None = None
-    posthog_values: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    # metric key -> PostHog's number at the last sync (built-ins and counted metrics; no ratios)
+    posthog_values: Mapping[str, float | None] = dataclasses.field(default_factory=dict)
     updated_at: dt.datetime | None = None
     before: "Week | None" = None
     year_before: "Week | None" = None
+    # Every metric's number, built-ins included, in display order (empty: built-ins only, read
+    # from `values`).
+    metrics: Mapping[str, float | None] = dataclasses.field(default_factory=dict)
 
     @property
     def week_end(self) -> dt.date:
@@ -77,10 +84,11 @@ class Week:
     def elapsed(self) -> float:
         return elapsed_share(self.week_start, self.read_at)
 
-    def value(self, name: str) -> int:
-        return self.values[name]
+    def value(self, name: str) -> float | None:
+        """The number of metric `name` (None only for a ratio over 0); KeyError for no metric."""
+        return self.metrics[name] if name in self.metrics else self.values[name]
 
-    def previous(self, name: str) -> int | None:
+    def previous(self, name: str) -> float | None:
         """The week before's number, None if that week is not stored."""
         return self.before.value(name) if self.before is not None else None
 
@@ -88,7 +96,7 @@ class Week:
         """Change from the week before, as a fraction."""
         return change_between(self.value(name), self.previous(name))
 
-    def last_year(self, name: str) -> int | None:
+    def last_year(self, name: str) -> float | None:
         """The number of the same week last year, None if that week is not stored."""
         return self.year_before.value(name) if self.year_before is not None else None
 
@@ -117,7 +125,8 @@ class Week:
     def change_from_last_year_so_far(self, name: str) -> float | None:
         return change_between(self.value(name), self.last_year_so_far(name))
 
-    def from_webhook(self, name: str) -> int | None:
-        """Counted by the webhook since the last sync (None before the first sync)."""
+    def from_webhook(self, name: str) -> float | None:
+        """Counted by the webhook since the last sync (None before the first sync, and for ratios)."""
         posthog = self.posthog_values.get(name)
-        return None if posthog is None else self.value(name) - posthog
+        value = self.value(name)
+        return None if posthog is None or value is None else value - posthog

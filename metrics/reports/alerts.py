@@ -1,6 +1,7 @@
 """Alerts: each condition is sent once when it starts and once "resolved" when it clears.
 
-State lives in `Alert` rows (one open row per kind). `check()` runs after every sync and every
+State lives in `Alert` rows (one open row per kind, and per metric for the per-metric kinds of
+metrics.reports.metric_alerts). `check()` runs after every sync and every
 report (`metrics.jobs` calls `check_after_sync`, whatever door started it); it opens and
 resolves alerts, then sends every message not yet delivered on each configured channel
 (mail to VISITORSYNC_ALERT_RECIPIENTS, the VISITORSYNC_ALERT_WEBHOOK_URL webhook). Each
@@ -9,7 +10,6 @@ message on each channel is an `AlertDelivery` row, claimed before the send
 on its row and retried at the next check; nothing here raises.
 """
 
-import dataclasses
 import datetime as dt
 import logging
 
@@ -25,6 +25,7 @@ from metrics.core.errors import MailNotConfigured, VisitorsyncError, WebhookNotS
 from metrics.core.logsafe import loggable
 from metrics.models import Alert, AlertDelivery, SyncRun, WebhookDelivery
 from metrics.reports import alert_webhook, claims, mail
+from metrics.reports.metric_alerts import Condition, metric_conditions
 from metrics.reports.weekly import admin_url, last_complete_week
 
 logger = logging.getLogger(__name__)
@@ -35,13 +36,6 @@ CLAIMED = "claimed_at"
 # A message that could not be delivered is retried at each check for this long after its
 # alert resolved (a channel configured later does not receive old history).
 RETRY_FOR = dt.timedelta(days=7)
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    kind: str
-    active: bool
-    message: str = ""
 
 
 def channels() -> list[str]:
@@ -72,14 +66,24 @@ def check(*, now: dt.datetime | None = None) -> list[Alert]:
 
 
 def conditions(*, now: dt.datetime) -> list[Condition]:
-    """Each alert kind with whether it holds now, and its message when it does."""
+    """Each alert kind (per metric for the per-metric ones) with whether it holds now, and its
+    message when it does."""
+    # The numbers' week is the real clock's, as it always was: `now` moves only
+    # the time-based conditions, so a test can age a sync without moving the weeks.
+    week_start = last_complete_week()
+    table = numbers.read_range(week_start, week_start)  # the week and the one before
     found = {
         Alert.Kind.SYNC_FAILED: _sync_failed(),
         Alert.Kind.STALE: _stale(now),
         Alert.Kind.WEBHOOK_QUIET: _webhook_quiet(now),
-        Alert.Kind.DROP: _drop(),
+        Alert.Kind.DROP: _drop(table.week(week_start), week_start),
     }
-    return [Condition(kind, message is not None, message or "") for kind, message in found.items()]
+    open_alerts = Alert.objects.filter(
+        kind__in=[Alert.Kind.METRIC_DROP, Alert.Kind.OFF_TARGET], resolved_at__isnull=True
+    ).values_list("kind", "subject")
+    return [Condition(kind, message is not None, message or "") for kind, message in found.items()] + (
+        metric_conditions(table, week_start, open_alerts=open_alerts)
+    )
 
 
 def send_test_alert() -> dict[str, str]:
@@ -170,9 +174,7 @@ def _webhook_quiet(now: dt.datetime) -> str | None:
     )
 
 
-def _drop() -> str | None:
-    week_start = last_complete_week()
-    week = numbers.read_range(week_start, week_start).week(week_start)
+def _drop(week: numbers.Week | None, week_start: dt.date) -> str | None:
     change = week.change("visitors") if week is not None else None
     share = settings.VISITORSYNC_ALERT_DROP
     if change is None or -change <= share:
@@ -187,25 +189,27 @@ def _drop() -> str | None:
 
 # --- State and delivery -----------------------------------------------------------------------
 def _apply(condition: Condition, *, now: dt.datetime) -> None:
-    open_alert = Alert.objects.filter(kind=condition.kind, resolved_at__isnull=True).first()
+    kind, subject = condition.kind, condition.subject
+    open_alert = Alert.objects.filter(kind=kind, subject=subject, resolved_at__isnull=True).first()
+    name = f"{kind} {subject}".strip()
     if condition.active and open_alert is None:
         try:
             with transaction.atomic():
-                Alert.objects.create(kind=condition.kind, message=condition.message, started_at=now)
+                Alert.objects.create(kind=kind, subject=subject, message=condition.message, started_at=now)
         except IntegrityError:
             pass  # another check opened it at the same moment
         else:
-            logger.warning("alert %s started: %s", condition.kind, loggable(condition.message))
+            logger.warning("alert %s started: %s", name, loggable(condition.message))
     elif (
         not condition.active
         and open_alert is not None
         and Alert.objects.filter(pk=open_alert.pk, resolved_at__isnull=True).update(resolved_at=now)
     ):
-        logger.info("alert %s resolved", condition.kind)
+        logger.info("alert %s resolved", name)
 
 
 def _text(alert: Alert, phase: str) -> tuple[str, str]:
-    label = alert.get_kind_display()
+    label = alert.label
     if phase == RESOLVED:
         return (
             f"[visitorsync] Resolved: {label}",

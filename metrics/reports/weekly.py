@@ -1,4 +1,4 @@
-"""The weekly report's numbers: a complete week from the read model, in one query."""
+"""The weekly report's numbers: a complete week from the read model, its metric lines included."""
 
 import dataclasses
 import datetime as dt
@@ -10,6 +10,7 @@ from django.urls import reverse
 from metrics import numbers
 from metrics.core import weeks
 from metrics.core.errors import NoSuchWeek
+from metrics.reports.report_metrics import MetricLine, metric_lines
 
 HISTORY_WEEKS = 8
 AVERAGE_WEEKS = 4
@@ -21,6 +22,8 @@ class WeeklyReport:
     averages: Mapping[str, float] | None  # of the four weeks before, when all four are stored
     history: list[numbers.Week]  # the last HISTORY_WEEKS stored weeks, oldest first, this one last
     admin_url: str
+    # The metrics marked for the report (metrics.reports.report_metrics), in display order.
+    lines: tuple[MetricLine, ...] = ()
 
     @property
     def previous(self) -> numbers.Week | None:
@@ -50,7 +53,8 @@ def last_complete_week(*, now: dt.datetime | None = None) -> dt.date:
 
 
 def build_report(*, week_start: dt.date | None = None) -> WeeklyReport:
-    """The report for a complete week (default: the last one); raises NoSuchWeek. One query."""
+    """The report for a complete week (default: the last one); raises NoSuchWeek. Two queries
+    (the weeks, the metric definitions), three with user-defined counted metrics."""
     last_complete = last_complete_week()
     week_start = week_start or last_complete
     if not weeks.is_week_start(week_start):
@@ -78,6 +82,7 @@ def build_report(*, week_start: dt.date | None = None) -> WeeklyReport:
         averages=averages,
         history=table.weeks,
         admin_url=admin_url(reverse("admin:metrics_weeklymetric_changelist")),
+        lines=metric_lines(table.definitions, week),
     )
 
 
