@@ -1,6 +1,6 @@
 """Per-metric alerts: a metric's sharp drop (`drop_alert`) and off target (`target`, judged by
 `better`) on the last complete week, each sent once when it starts and once when it clears,
-by mail (real SMTP on loopback) and webhook (loopback); migration 0008 keeps old alerts' meaning."""
+by mail (real SMTP on loopback) and webhook (loopback); migration 0009 keeps old alerts' meaning."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -116,8 +116,8 @@ def test_one_open_alert_per_kind_and_subject():
 
 def test_the_migration_keeps_existing_alerts_one_open_per_kind():
     executor = MigrationExecutor(connection)
-    executor.migrate([("metrics", "0007_metric_values")])
-    old = executor.loader.project_state([("metrics", "0007_metric_values")]).apps.get_model(
+    executor.migrate([("metrics", "0008_metric_restate_since")])
+    old = executor.loader.project_state([("metrics", "0008_metric_restate_since")]).apps.get_model(
         "metrics", "Alert"
     )
     old.objects.create(kind="drop", message="Visitors fell.")

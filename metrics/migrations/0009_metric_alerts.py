@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0007_metric_values'),
+        ('metrics', '0008_metric_restate_since'),
     ]
 
     operations = [
