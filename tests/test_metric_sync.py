@@ -439,3 +439,81 @@ def test_a_metric_column_that_is_not_a_number_is_refused(value, kind):
         read_weekly_counts(body, first_week=week, last_week=week, metrics=[metric(7, kind)])
     with pytest.raises(PostHogBadResponse, match="malformed row"):
         read_weekly_counts(body, first_week=week, last_week=week)
+
+
+def test_the_query_with_metrics_reads_as_written(metric_settings, stub_with):
+    """The exact text PostHog gets (and the sync page shows) with two metrics, the host filter
+    and the project's test-account filters; the built-ins count only their own events."""
+    from metrics.core.counting import HostPattern
+    from metrics.core.definitions import parse_definition
+    from metrics.posthog import weekly_counts_query
+
+    signups = parse_definition(
+        {
+            "key": "s",
+            "name": "S",
+            "kind": "count",
+            "events": ["signed_up"],
+            "properties": [{"key": "plan", "operator": "icontains", "value": ["pro", "te'am"]}],
+        }
+    )
+    revenue = parse_definition(
+        {
+            "key": "r",
+            "name": "R",
+            "kind": "sum",
+            "events": ["purchase", "signed_up"],
+            "property": "net amount",
+            "properties": [{"key": "plan", "operator": "is_not_set"}],
+        }
+    )
+    query = weekly_counts_query(
+        week_mode=3,
+        tz_name="UTC",
+        events=("$pageview",),
+        hosts=(HostPattern(SITE, subdomains=False),),
+        filter_test_accounts=True,
+        start=dt.datetime(2025, 1, 6, tzinfo=dt.UTC),
+        end=dt.datetime(2025, 1, 13, tzinfo=dt.UTC),
+        metrics=[QueriedMetric(4, signups), QueriedMetric(9, revenue)],
+    )
+    amount = "toFloat(properties['net amount'])"
+    assert query == {
+        "kind": "HogQLQuery",
+        "query": (
+            "SELECT toStartOfWeek(toTimeZone(timestamp, 'UTC'), 3) AS week,\n"
+            "    uniqExactIf(person_id, event IN ('$pageview')) AS visitors,\n"
+            "    countIf(event IN ('$pageview')) AS pageviews,\n"
+            "    countIf(event IN ('signed_up') AND (toString(properties.plan) ILIKE '%pro%'"
+            " OR toString(properties.plan) ILIKE '%te\\'am%')) AS m_4,\n"
+            f"    sumIf({amount}, event IN ('purchase', 'signed_up') AND properties.plan IS NULL"
+            f" AND isFinite({amount})) AS m_9\n"
+            "FROM events\n"
+            "WHERE event IN ('$pageview', 'signed_up', 'purchase')\n"
+            "    AND timestamp >= toDateTime('2025-01-06T00:00:00Z')\n"
+            "    AND timestamp < toDateTime('2025-01-13T00:00:00Z')\n"
+            "    AND (coalesce(properties.$host, '') = '' OR lower(properties.$host) IN ('example.com'))\n"
+            "    AND {filters}\n"
+            "GROUP BY week ORDER BY week LIMIT 1000"
+        ),
+        "filters": {"filterTestAccounts": True},
+    }
+    # The stand-in (PostHog's function list) takes it.
+    stub = stub_with([])
+    answer = requests.post(
+        f"{stub.url}/api/projects/{stub.project_id}/query/",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {stub.api_key}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["columns"] == ["week", "visitors", "pageviews", "m_4", "m_9"]
+
+
+def test_the_sync_page_shows_the_query_with_the_metrics(metric_settings, stub_with):
+    stub_with([])
+    catalog.import_document(METRICS, dry_run=False)
+    planned = tracker.next_sync_query().query["query"]
+    ids = [item.id for item in catalog.counted()]
+    assert [f"AS m_{id}" in planned for id in ids] == [True] * 10
+    assert "signup_rate" not in planned and "ratio" not in planned
