@@ -17,6 +17,8 @@ class Event:
     timestamp: dt.datetime  # aware
     host: str | None = None  # properties.$host (mobile events have none)
     email: str | None = None  # the person's email property
+    # The event's other properties as json.loads gives them (e.g. {"amount": 12.5, "plan": "pro"}).
+    properties: dict | None = dataclasses.field(default=None, compare=False, hash=False)
 
 
 def week_start(moment: dt.datetime, *, tz_name: str, mode: int) -> dt.date:
@@ -84,7 +86,8 @@ def generate_events(
 
 
 def dump_events(events: list[Event]) -> str:
-    """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp}."""
+    """Events as JSON for `--events-file`: a list of {uuid, event, person_id, timestamp, host,
+    email, properties}."""
     return json.dumps(
         [
             {
@@ -94,6 +97,7 @@ def dump_events(events: list[Event]) -> str:
                 "timestamp": e.timestamp.isoformat(),
                 "host": e.host,
                 "email": e.email,
+                "properties": e.properties,
             }
             for e in events
         ]
@@ -108,6 +112,14 @@ def load_events(text: str) -> list[Event]:
         if moment.tzinfo is None:
             raise ValueError(f"event {item['uuid']}: timestamp {item['timestamp']!r} has no offset")
         events.append(
-            Event(item["uuid"], item["event"], item["person_id"], moment, item.get("host"), item.get("email"))
+            Event(
+                item["uuid"],
+                item["event"],
+                item["person_id"],
+                moment,
+                item.get("host"),
+                item.get("email"),
+                item.get("properties"),
+            )
         )
     return events

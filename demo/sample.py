@@ -6,7 +6,9 @@ several devices (several distinct ids, one person id: PostHog counts them once).
 
 The first week is a whole one (it starts on a Monday, 00:00 UTC, the demo's week), so no
 comparison is made with a partial week, and two years give every week of the second year its
-"same week last year". `python -m demo.sample --weeks 106 --out events.json` writes them for
+"same week last year". Some first-time visitors sign up (`signed_up`, with a `plan`), and some
+of those buy (`purchase`, `amount` in EUR as a JSON number, `plan`): the demo's metrics
+(demo/metrics.json) count them. `python -m demo.sample --weeks 106 --out events.json` writes them for
 the stand-in's `--events-file`; `first_week(weeks=...)` is the date a demo sync starts from.
 """
 
@@ -68,8 +70,40 @@ def generate(*, weeks: int = WEEKS, seed: int = 7, end: dt.datetime | None = Non
                 name = "$pageview" if n or rng.random() > 0.1 else "$autocapture"
                 email = f"{person}@example.org" if len(person) % 3 == 0 else None
                 events.append(Event(f"demo-{index}-{person}-{n}", name, person, moment, HOST, email))
+    events += business_events(events, seed=seed, end=end)
     events.sort(key=lambda e: e.timestamp)
     return events
+
+
+PLANS = ("free", "free", "pro", "team")
+PRICES = {"pro": (19, 49), "team": (99, 149.5)}
+
+
+def business_events(pageviews: list[Event], *, seed: int, end: dt.datetime) -> list[Event]:
+    """Signups of about one first-time visitor in twelve, an hour after their first pageview,
+    and purchases (EUR) of some paying signups within the next days. A separate random stream,
+    so the pageviews are those of a sample without them."""
+    rng = random.Random(seed * 1000 + 1)
+    first_seen: dict[str, Event] = {}
+    for event in sorted(pageviews, key=lambda e: e.timestamp):
+        first_seen.setdefault(event.person_id, event)
+    made = []
+    for person, seen in first_seen.items():
+        if rng.random() > 1 / 12:
+            continue
+        plan = rng.choice(PLANS)
+        signed = seen.timestamp + dt.timedelta(hours=1)
+        if signed < end:
+            made.append(Event(f"{seen.uuid}-signup", "signed_up", person, signed, HOST, None, {"plan": plan}))
+        if plan != "free" and rng.random() < 0.6:
+            bought = signed + dt.timedelta(days=rng.randint(0, 4), seconds=rng.randint(0, 86399))
+            amount = rng.choice(PRICES[plan])
+            properties = {"plan": plan, "amount": amount, "currency": "EUR"}
+            if bought < end:
+                made.append(
+                    Event(f"{seen.uuid}-purchase", "purchase", person, bought, HOST, None, properties)
+                )
+    return made
 
 
 def main() -> None:

@@ -65,6 +65,27 @@ def stored_weeks(database: Path) -> dict[dt.date, tuple[int, int]]:
     return {dt.date.fromisoformat(week): (visitors, views) for week, visitors, views in rows}
 
 
+def stored_metric_values(database: Path) -> dict[tuple[dt.date, str], float]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT v.week_start, m.key, v.value FROM metrics_metricvalue v "
+            "JOIN metrics_metric m ON m.id = v.metric_id"
+        ).fetchall()
+    return {(dt.date.fromisoformat(week), key): value for week, key, value in rows}
+
+
+def sample_metric_truth(events, weeks: set[dt.date]) -> dict[tuple[dt.date, str], float]:
+    """The demo's signups (count of signed_up) and revenue (sum of purchase amounts) per week."""
+    truth = {(week, key): 0.0 for week in weeks for key in ("signups", "revenue")}
+    for event in events:
+        week = week_start(event.timestamp, tz_name="UTC", mode=3)
+        if week in weeks and event.event == "signed_up":
+            truth[(week, "signups")] += 1
+        elif week in weeks and event.event == "purchase":
+            truth[(week, "revenue")] += event.properties["amount"]
+    return truth
+
+
 @pytest.mark.slow
 def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
     port = free_port()
@@ -111,6 +132,11 @@ def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
         past = {week: numbers for week, numbers in stored.items() if week != current}
         assert len(past) >= 40
         assert past == {week: numbers for week, numbers in truth.items() if week != current}
+        # The demo's metrics (demo/metrics.json): signups and revenue of every past week.
+        values = stored_metric_values(tmp_path / "demo.sqlite3")
+        wanted = sample_metric_truth(events, set(past))
+        assert {slot: value for slot, value in values.items() if slot[0] != current} == wanted
+        assert sum(value for (_, key), value in wanted.items() if key == "revenue") > 0
 
         # The current week's pageviews grow while the sender posts (bounded wait).
         first = stored_weeks(tmp_path / "demo.sqlite3")[current][1]

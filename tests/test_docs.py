@@ -308,6 +308,7 @@ def test_benchmark_tables_keep_their_markers():
     text = (ROOT / "docs" / "performance.md").read_text()
     for name in (
         "sync",
+        "metric_sync",
         "webhook",
         "slow-clients",
         "slow-posthog",

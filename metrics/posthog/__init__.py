@@ -22,7 +22,7 @@ from metrics.core.errors import (
 )
 from metrics.posthog.client import ConnectionInfo, PostHogClient
 from metrics.posthog.config import PostHogConfig
-from metrics.posthog.query import ROW_LIMIT, WeekCount, WeeklyCounts, weekly_counts_query
+from metrics.posthog.query import ROW_LIMIT, QueriedMetric, WeekCount, WeeklyCounts, weekly_counts_query
 
 __all__ = [
     "ROW_LIMIT",
@@ -39,6 +39,7 @@ __all__ = [
     "PostHogQueryTooHeavy",
     "PostHogRateLimited",
     "PostHogUnavailable",
+    "QueriedMetric",
     "WeekCount",
     "WeeklyCounts",
     "weekly_counts_query",

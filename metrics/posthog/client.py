@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -24,7 +25,7 @@ from metrics.core.attempt_deadline import AttemptDeadline, DeadlineAdapter
 from metrics.core.logsafe import loggable
 from metrics.posthog.answers import error_for, json_object, retryable
 from metrics.posthog.config import PostHogConfig
-from metrics.posthog.query import WeeklyCounts, read_weekly_counts, weekly_counts_query
+from metrics.posthog.query import QueriedMetric, WeeklyCounts, read_weekly_counts, weekly_counts_query
 
 logger = logging.getLogger(__name__)
 
@@ -84,20 +85,25 @@ class PostHogClient:
         if problems:
             raise errors.PostHogNotConfigured("PostHog is not configured: " + " ".join(problems))
 
-    def weekly_counts(self, *, first_week: dt.date, last_week: dt.date) -> WeeklyCounts:
-        """PostHog's unique visitors and pageviews for every week from first through last.
+    def weekly_counts(
+        self, *, first_week: dt.date, last_week: dt.date, metrics: Sequence[QueriedMetric] = ()
+    ) -> WeeklyCounts:
+        """PostHog's unique visitors and pageviews (and each of `metrics`) for every week from
+        first through last.
 
         One query (with its retries). Raises a `PostHogError` unless the answer came back
         complete, so a caller never mistakes a partial answer for weeks with zero visitors.
         """
         self.ensure_configured()
         body = self._query(
-            self.weekly_counts_query(first_week=first_week, last_week=last_week),
+            self.weekly_counts_query(first_week=first_week, last_week=last_week, metrics=metrics),
             name=f"visitorsync weekly counts {first_week:%Y-%m-%d}..{last_week:%Y-%m-%d}",
         )
-        return read_weekly_counts(body, first_week=first_week, last_week=last_week)
+        return read_weekly_counts(body, first_week=first_week, last_week=last_week, metrics=metrics)
 
-    def weekly_counts_query(self, *, first_week: dt.date, last_week: dt.date) -> dict[str, Any]:
+    def weekly_counts_query(
+        self, *, first_week: dt.date, last_week: dt.date, metrics: Sequence[QueriedMetric] = ()
+    ) -> dict[str, Any]:
         """The `HogQLQuery` `weekly_counts` sends for these weeks (the admin shows it)."""
         start, _ = weeks.week_bounds(first_week)
         _, end = weeks.week_bounds(last_week)
@@ -109,6 +115,7 @@ class PostHogClient:
             filter_test_accounts=self.config.filter_test_accounts,
             start=start,
             end=end,
+            metrics=metrics,
         )
 
     def test_connection(self) -> ConnectionInfo:

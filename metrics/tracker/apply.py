@@ -4,6 +4,7 @@ Called by `sync.py` inside the sync's one write transaction, after every query s
 """
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db.models import F, Value
@@ -11,7 +12,8 @@ from django.utils import timezone
 
 from metrics.core.errors import WipeoutRefused
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.posthog import WeekCount
+from metrics.posthog import QueriedMetric, WeekCount
+from metrics.tracker import metric_values
 from metrics.tracker.changes import WeekChange
 
 # The stored numbers of one week, as read before its query (WeeklyMetric.values()).
@@ -19,23 +21,30 @@ Snapshot = dict[dt.date, dict]
 
 
 def compare(
-    *, week_starts: list[dt.date], stored: Snapshot, answer: dict[dt.date, WeekCount]
+    *,
+    week_starts: list[dt.date],
+    stored: Snapshot,
+    answer: dict[dt.date, WeekCount],
+    metrics: Sequence[QueriedMetric] = (),
+    stored_values: metric_values.ValueSnapshot | None = None,
 ) -> list[WeekChange]:
-    """The weeks whose numbers PostHog's answer changes; a week absent from the answer is zero."""
+    """The weeks whose numbers PostHog's answer changes; a week absent from the answer is zero.
+    A week whose only change is a user-defined metric's number is changed too."""
     changes = []
     for week in week_starts:
         count = answer.get(week, WeekCount(week, 0, 0))
+        moved = metric_values.moved(week, metrics=metrics, stored=stored_values or {}, count=count)
         row = stored.get(week)
         if row is None:
-            changes.append(WeekChange(week, None, count.visitors, None, count.pageviews))
-        elif (row["visitors"], row["pageviews"], row["posthog_visitors"], row["posthog_pageviews"]) != (
-            count.visitors,
-            count.pageviews,
-            count.visitors,
-            count.pageviews,
-        ):
+            changes.append(WeekChange(week, None, count.visitors, None, count.pageviews, moved))
+        elif moved or (
+            row["visitors"],
+            row["pageviews"],
+            row["posthog_visitors"],
+            row["posthog_pageviews"],
+        ) != (count.visitors, count.pageviews, count.visitors, count.pageviews):
             changes.append(
-                WeekChange(week, row["visitors"], count.visitors, row["pageviews"], count.pageviews)
+                WeekChange(week, row["visitors"], count.visitors, row["pageviews"], count.pageviews, moved)
             )
     return changes
 

@@ -12,6 +12,8 @@ class WeekChange:
     visitors_after: int
     pageviews_before: int | None
     pageviews_after: int
+    # (key, before, after) of each user-defined metric whose number moved (no row held 0).
+    metrics: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def created(self) -> bool:
@@ -29,7 +31,7 @@ class WeekChange:
     def changed(self) -> bool:
         """A new week, or a stored number that moved. Not a week PostHog only confirmed (its
         count caught up with what the webhook had already added): nothing a user sees moved."""
-        return self.created or bool(self.visitors_delta or self.pageviews_delta)
+        return self.created or bool(self.visitors_delta or self.pageviews_delta or self.metrics)
 
     @property
     def rank(self) -> tuple[bool, int, int]:
@@ -39,12 +41,15 @@ class WeekChange:
 
     def as_json(self) -> dict[str, Any]:
         """The stored form (`SyncRun.changes` items), also what the JSON endpoints show."""
-        return {
+        body: dict[str, Any] = {
             "week": self.week_start.isoformat(),
             "created": self.created,
             "visitors": [self.visitors_before, self.visitors_after],
             "pageviews": [self.pageviews_before, self.pageviews_after],
         }
+        if self.metrics:  # only the metrics that moved, by key: {"signups": [3, 5]}
+            body["metrics"] = {key: [before, after] for key, before, after in self.metrics}
+        return body
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "WeekChange":
@@ -54,4 +59,5 @@ class WeekChange:
             visitors_after=item["visitors"][1],
             pageviews_before=item["pageviews"][0],
             pageviews_after=item["pageviews"][1],
+            metrics=tuple((key, pair[0], pair[1]) for key, pair in item.get("metrics", {}).items()),
         )

@@ -19,7 +19,7 @@ from metrics.core.errors import (
 from metrics.core.logsafe import loggable
 from metrics.models import SyncRun
 from metrics.posthog import PostHogClient, PostHogError, PostHogNotConfigured
-from metrics.tracker import apply, lock, ranges
+from metrics.tracker import apply, lock, metric_values, ranges
 from metrics.tracker.pageviews import prune_webhook_rows
 
 logger = logging.getLogger(__name__)
@@ -72,8 +72,11 @@ def run_pending(pending: PendingSync, *, progress: lock.ProgressCallback | None)
     queries_before = client.queries
     report = lock.Progress(run, progress)
     try:
+        metrics = metric_values.counted_metrics()
         with lock.Heartbeat(run):
-            stored, answer = ranges.ask_posthog(client, week_starts=week_starts, report=report)
+            stored, stored_values, answer = ranges.ask_posthog(
+                client, week_starts=week_starts, report=report, metrics=metrics
+            )
         run.queries = client.queries - queries_before
         report(len(week_starts), "Comparing" if run.dry_run else "Writing")
         with transaction.atomic():
@@ -84,11 +87,20 @@ def run_pending(pending: PendingSync, *, progress: lock.ProgressCallback | None)
                     "take this long, raise VISITORSYNC_SYNC_ABANDON_AFTER.",
                     run=run,
                 )
-            changes = apply.compare(week_starts=week_starts, stored=stored, answer=answer)
+            changes = apply.compare(
+                week_starts=week_starts,
+                stored=stored,
+                answer=answer,
+                metrics=metrics,
+                stored_values=stored_values,
+            )
             if not pending.options.force:
                 apply.refuse_wipeout(changes, run=run)
             if not run.dry_run:
                 apply.write(week_starts=week_starts, stored=stored, changes=changes)
+                metric_values.write(
+                    week_starts=week_starts, metrics=metrics, stored=stored_values, answer=answer
+                )
                 prune_webhook_rows()
             apply.record_result(run, week_starts=week_starts, changes=changes)
             lock.finish(run, status=SyncRun.Status.SUCCEEDED)

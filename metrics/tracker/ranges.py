@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.posthog import PostHogClient, PostHogQueryTooHeavy, WeekCount
+from metrics.posthog import PostHogClient, PostHogQueryTooHeavy, QueriedMetric, WeekCount
+from metrics.tracker import metric_values
 from metrics.tracker.apply import Snapshot
 from metrics.tracker.lock import Progress
 
@@ -31,9 +32,14 @@ def chunk_ranges(first_week: dt.date, last_week: dt.date, *, size: int) -> list[
 
 
 def ask_posthog(
-    client: PostHogClient, *, week_starts: list[dt.date], report: "Progress"
-) -> tuple[Snapshot, dict[dt.date, WeekCount]]:
-    """PostHog's numbers for the weeks, and the stored rows as they were before each query.
+    client: PostHogClient,
+    *,
+    week_starts: list[dt.date],
+    report: "Progress",
+    metrics: tuple[QueriedMetric, ...] = (),
+) -> tuple[Snapshot, metric_values.ValueSnapshot, dict[dt.date, WeekCount]]:
+    """PostHog's numbers for the weeks (the built-ins and `metrics`, all in the same queries),
+    and the stored rows (WeeklyMetric's, then the metrics') as they were before each query.
 
     Each range's rows are read right before that range's query: what webhooks add after
     that is kept on top of PostHog's answer (see apply.write). Snapshotting per range keeps that
@@ -45,6 +51,7 @@ def ask_posthog(
     size that worked (`chunk_weeks`) for the next syncs to start from (CHUNK_MEMORY).
     """
     stored: Snapshot = {}
+    stored_values: metric_values.ValueSnapshot = {}
     counts: dict[dt.date, WeekCount] = {}
     done = 0
     report(0, "Asking PostHog")
@@ -56,8 +63,9 @@ def ask_posthog(
         if not chunk:
             continue
         stored |= _snapshot(chunk)
+        stored_values |= metric_values.snapshot(chunk, metrics)
         try:
-            counts |= client.weekly_counts(first_week=start, last_week=end).counts
+            counts |= client.weekly_counts(first_week=start, last_week=end, metrics=metrics).counts
         except PostHogQueryTooHeavy as err:
             length = _weeks_in(start, end)
             if length == 1:
@@ -84,7 +92,7 @@ def ask_posthog(
             continue
         done += len(chunk)
         report(done, "Asking PostHog")
-    return stored, counts
+    return stored, stored_values, counts
 
 
 # How long a smaller chunk size that a heavy range forced is kept before the full size

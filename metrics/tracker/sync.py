@@ -18,7 +18,7 @@ from metrics.core import weeks
 from metrics.core.errors import InvalidSyncRequest, UnknownWeek
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.posthog import PostHogClient
-from metrics.tracker import lock, ranges
+from metrics.tracker import lock, metric_values, ranges
 from metrics.tracker.execution import PendingSync, SyncOptions
 from metrics.tracker.lock import ProgressCallback
 
@@ -119,7 +119,9 @@ def next_sync_query(*, client: PostHogClient | None = None) -> PlannedQuery:
     """What `sync_all_metrics` with default options would ask PostHog first; asks nothing."""
     week_starts = _all_weeks(since=None)
     first, last = ranges.chunk_ranges(week_starts[0], week_starts[-1], size=ranges.starting_chunk_weeks())[0]
-    query = (client or PostHogClient()).weekly_counts_query(first_week=first, last_week=last)
+    query = (client or PostHogClient()).weekly_counts_query(
+        first_week=first, last_week=last, metrics=metric_values.counted_metrics()
+    )
     return PlannedQuery(first_week=first, last_week=last, query=query)
 
 
