@@ -515,3 +515,21 @@ def test_the_sync_page_shows_the_query_with_the_metrics(metric_settings, stub_wi
     ids = [item.id for item in catalog.counted()]
     assert [f"AS m_{id}" in planned for id in ids] == [True] * 10
     assert "signup_rate" not in planned and "ratio" not in planned
+
+
+def test_a_new_or_changed_metric_is_pending_until_a_sync_of_every_week(metric_settings, stub_with):
+    stub_with(fixture_events(seed=14))
+    first = first_week()
+    sync(first)  # the weeks exist before the metrics do
+    catalog.import_document(METRICS, dry_run=False)
+    assert set(catalog.pending_restatement()) == {m["key"] for m in METRICS["metrics"]} - {"signup_rate"}
+
+    sync(first, dry_run=True)
+    tracker.sync_weeks(
+        tracker.SyncOptions(trigger=SyncRun.Trigger.ADMIN_ACTION), week_starts=[weeks.current_week_start()]
+    )
+    sync(first + weeks.ONE_WEEK)  # `since` a later week leaves the first one as it was
+    assert "signups" in catalog.pending_restatement()
+
+    sync(first)
+    assert catalog.pending_restatement() == ()

@@ -101,6 +101,7 @@ def run_pending(pending: PendingSync, *, progress: lock.ProgressCallback | None)
                 metric_values.write(
                     week_starts=week_starts, metrics=metrics, stored=stored_values, answer=answer
                 )
+                metric_values.mark_restated(run=run, week_starts=week_starts)
                 prune_webhook_rows()
             apply.record_result(run, week_starts=week_starts, changes=changes)
             lock.finish(run, status=SyncRun.Status.SUCCEEDED)

@@ -10,11 +10,12 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from django.db.models import F, Value
+from django.db.models import F, Min, Value
 
 from metrics import catalog
+from metrics.core import weeks
 from metrics.core.definitions import Kind
-from metrics.models import MetricValue
+from metrics.models import MetricValue, SyncRun, WeeklyMetric
 from metrics.posthog import QueriedMetric, WeekCount
 
 # The stored rows of the metrics, as read before each range's query: (week, metric id) -> row.
@@ -116,3 +117,16 @@ def write(
         ],
         ["value", "posthog_value"],
     )
+
+
+def mark_restated(*, run: SyncRun, week_starts: list[dt.date]) -> None:
+    """After a sync wrote every week, from the earliest stored one through the current week, the
+    definitions saved before it started are counted in every week: none is pending restatement.
+    A sync of some weeks only (selected, or `since` a later week) leaves them pending."""
+    if not week_starts:
+        return
+    first, last = week_starts[0], week_starts[-1]
+    earliest = WeeklyMetric.objects.aggregate(first=Min("week_start"))["first"]
+    every_week = len(week_starts) == (last - first).days // 7 + 1
+    if every_week and earliest is not None and first <= earliest and last >= weeks.current_week_start():
+        catalog.mark_restated(counted_before=run.started_at)
