@@ -185,7 +185,11 @@ MESSAGES = [
     ("metrics/tracker/pageviews.py", "The database is unavailable right now; nothing was recorded "),
     ("metrics/tracker/pageviews.py", "The database failed to record the pageview; nothing was recorded "),
     ("metrics/tracker/pageviews.py", "(the log says why)."),
-    ("metrics/tracker/pageviews.py", " events are counted (VISITORSYNC_EVENT)."),
+    ("metrics/tracker/pageviews.py", " events are counted (VISITORSYNC_EVENT and the metrics' events), "),
+    (
+        "metrics/posthog/destination/delivery.py",
+        "The metric definitions could not be read from the database just now",
+    ),
     ("metrics/tracker/pageviews.py", " are only counted by the scheduled sync "),
     ("metrics/tracker/pageviews.py", " not recorded: "),
     ("metrics/tracker/pageviews.py", "a counted event needs a visitor id"),
