@@ -313,6 +313,7 @@ def test_benchmark_tables_keep_their_markers():
     for name in (
         "sync",
         "webhook",
+        "metric-webhook",
         "slow-clients",
         "slow-posthog",
         "heavy-ranges",
