@@ -312,3 +312,20 @@ def test_concurrent_deliveries_over_http_with_redeliveries_store_the_same_number
     assert {week: numbers for week, numbers in stored.items() if numbers != (0, 0)} == built_in_numbers(
         events
     )
+
+
+@pytest.mark.django_db
+def test_an_event_without_a_visitor_counts_where_no_person_is_needed():
+    define_metrics()
+    anonymous = event_body(event="signed_up", person="p1", moment=timezone.now())
+    del anonymous["person"]
+    anonymous["event"]["distinct_id"] = ""
+    # signups (a count) needs no person: counted.
+    assert post(Client(), anonymous).json()["metrics"] == ["signups", "free_signups"]
+    planned = event_body(event="signed_up", person="p1", moment=timezone.now(), plan="pro")
+    del planned["person"]
+    planned["event"]["distinct_id"] = ""
+    # With a plan it also matches `buyers`, a unique metric: refused, nothing written.
+    response = post(Client(), planned)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert WebhookDelivery.objects.count() == 1
