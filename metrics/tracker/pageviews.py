@@ -98,6 +98,7 @@ def record_pageview(
     delivery = _Delivery(
         key=key, event=event, timestamp=timestamp, visitor_id=visitor_id, properties=properties or {}
     )
+    planned = None
     cached = metric_matches.cached_metrics()
     if cached is not None:
         # Decided without the database: an ignored or too old event never waits on it.
@@ -107,7 +108,7 @@ def record_pageview(
     if db_stall.stalled():
         raise RecordingUnavailable(UNAVAILABLE)
     with database_deadline(settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT, on_expiry=_stalled) as deadline:
-        return _record(delivery, deadline=deadline)
+        return _record(delivery, planned=planned, deadline=deadline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +171,9 @@ def _stalled() -> None:
     db_stall.enter("a webhook delivery's wait ran out VISITORSYNC_WEBHOOK_DB_TIMEOUT")
 
 
-def _record(delivery: _Delivery, *, deadline: Deadline) -> PageviewResult:
+def _record(delivery: _Delivery, *, planned: "_Plan | None", deadline: Deadline) -> PageviewResult:
+    """Write `planned` (None: plan with the definitions, read now if this process has no fresh
+    copy), retrying a transient failure within the deadline."""
     key = delivery.key
     week = delivery.week
     pauses = iter(RECORD_RETRY_PAUSES)
@@ -179,10 +182,10 @@ def _record(delivery: _Delivery, *, deadline: Deadline) -> PageviewResult:
             _check_connection(deadline)
             # The definitions are read here (when this process has no fresh copy), under the
             # deadline and after the connection's check, like every other wait of a delivery.
-            planned = delivery.plan(metric_matches.counted_metrics())
-            if isinstance(planned, PageviewResult):
-                return planned
-            return _count(key=key, plan=planned)
+            plan = planned or delivery.plan(metric_matches.counted_metrics())
+            if isinstance(plan, PageviewResult):
+                return plan
+            return _count(key=key, plan=plan)
         except OperationalError as err:
             reason = f"no answer within {deadline.seconds:g} s" if deadline.expired else err
             pause = next(pauses, None)
