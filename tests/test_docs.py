@@ -314,6 +314,7 @@ def test_benchmark_tables_keep_their_markers():
         "sync",
         "webhook",
         "metric-webhook",
+        "webhook-storage",
         "slow-clients",
         "slow-posthog",
         "heavy-ranges",
