@@ -8,6 +8,17 @@ from tests.support.posthog_stub import PostHogStub, generate_events
 pytest_plugins = ["tests.support.browser"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_metric_definitions():
+    """The webhook keeps the metric definitions for a few seconds (metrics/tracker/metric_matches.py);
+    a test's rolled-back rows must not outlive it there."""
+    from metrics.tracker import metric_matches
+
+    metric_matches.drop_cache()
+    yield
+    metric_matches.drop_cache()
+
+
 @pytest.fixture
 def no_sleep(monkeypatch):
     """Record the client's retry waits instead of sleeping; the client's clock advances by them."""

@@ -29,7 +29,7 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
     4xx for what a retry cannot fix, 503 only when a retry could help.
     """
     if request.method == "GET":
-        status, document = destination.health()
+        status, document = destination.health(metric_events=tracker.metric_events())
         return JsonResponse(document, status=status)
     try:
         pageview = destination.read_delivery(request)
@@ -50,6 +50,7 @@ def posthog_webhook(request: HttpRequest) -> JsonResponse:
             timestamp=pageview.timestamp,
             visitor_id=pageview.visitor_id,
             host=pageview.host,
+            properties=pageview.properties,
         )
     except tracker.RecordingUnavailable as err:
         # The tracker logged the driver's message; it names the database's host and port,

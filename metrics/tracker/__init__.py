@@ -26,6 +26,7 @@ from metrics.tracker.changes import WeekChange
 from metrics.tracker.connection import ConnectionReport, check_connection
 from metrics.tracker.execution import PendingSync, SyncOptions
 from metrics.tracker.lock import ProgressCallback
+from metrics.tracker.metric_matches import metric_events
 from metrics.tracker.pageviews import (
     PageviewResult,
     PageviewStatus,
@@ -82,6 +83,7 @@ __all__ = [
     "execute_claimed_sync",
     "get_run",
     "get_sync_status",
+    "metric_events",
     "next_sync_query",
     "oldest_tracked_week",
     "record_abandoned_runs",

@@ -1,4 +1,5 @@
-"""The webhook's half of the tracker: count one pageview exactly once, prune old dedup rows.
+"""The webhook's half of the tracker: count one delivery exactly once for every metric it
+matches, prune old dedup rows.
 
 `record_pageview` is called by the webhook view for every delivery; `prune_webhook_rows` by
 a successful sync, inside its write transaction.
@@ -9,18 +10,21 @@ import datetime as dt
 import enum
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, models, transaction
-from django.db.models import F
+from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from metrics.core import counting, db_stall, weeks
 from metrics.core.db_deadline import Deadline, database_deadline
+from metrics.core.definitions import Kind
 from metrics.core.errors import InvalidPageview, RecordingUnavailable
 from metrics.core.logsafe import loggable
-from metrics.models import WebhookDelivery, WeeklyMetric, WeekVisitor
+from metrics.models import WebhookDelivery, WeekVisitor
+from metrics.tracker import metric_matches
+from metrics.tracker.delivery_write import write_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ logger = logging.getLogger(__name__)
 class PageviewStatus(enum.StrEnum):
     COUNTED = "counted"
     DUPLICATE = "duplicate"  # this event was counted before: nothing changed
-    IGNORED = "ignored"  # not VISITORSYNC_EVENT
+    IGNORED = "ignored"  # no metric counts it
     TOO_OLD = "too_old"  # older than the dedup window: left to the scheduled sync
 
 
@@ -38,6 +42,7 @@ class PageviewResult:
     week_start: dt.date | None = None
     new_visitor: bool = False
     detail: str = ""
+    metrics: tuple[str, ...] = ()  # COUNTED: the user-defined metrics whose number changed
 
     def as_json(self) -> dict:
         body: dict = {"status": str(self.status)}
@@ -45,6 +50,8 @@ class PageviewResult:
             body["week"] = self.week_start.isoformat()
         if self.status is PageviewStatus.COUNTED:
             body["new_visitor"] = self.new_visitor
+            if self.metrics:  # absent with the built-ins alone, so their answer stays as it was
+                body["metrics"] = list(self.metrics)
         if self.detail:
             body["detail"] = self.detail
         return body
@@ -54,67 +61,131 @@ class PageviewResult:
 # transient database error: a PostgreSQL deadlock or serialization failure, or SQLite
 # still locked after its busy timeout. PostHog waits 10 s for an answer, so keep it short.
 RECORD_RETRY_PAUSES = (0.05, 0.25)
-VISITOR_HASH_PURPOSE = "visitorsync.webhook.week-visitor"
 # What a caller may show; the driver's own message (host, address, port) goes to the log only.
 UNAVAILABLE = "The database is unavailable right now; nothing was recorded (the log says why)."
 FAILED = "The database failed to record the pageview; nothing was recorded (the log says why)."
 
 
 def record_pageview(
-    *, key: str, event: str, timestamp: dt.datetime, visitor_id: str | None, host: str | None = None
+    *,
+    key: str,
+    event: str,
+    timestamp: dt.datetime,
+    visitor_id: str | None,
+    host: str | None = None,
+    properties: Mapping[str, Any] | None = None,
 ) -> PageviewResult:
-    """Count one webhook event in the week of its `timestamp`, exactly once.
+    """Count one webhook event in the week of its `timestamp`, exactly once, for every metric
+    it matches: the built-ins (an event of VISITORSYNC_EVENT) and each user-defined count,
+    unique or sum metric whose events include it and whose property conditions all hold on
+    `properties` (metric_matches.py).
 
     `key` identifies the event (PostHog's event uuid): a second delivery of the same key is
-    a DUPLICATE and changes nothing. A visitor adds to a week's visitors only the first
-    time that week. Everything is one transaction, safe under concurrent deliveries.
-    Raises RecordingUnavailable when the database keeps failing, does not answer within
-    VISITORSYNC_WEBHOOK_DB_TIMEOUT or is known not to answer (metrics.core.db_stall: then at
-    once, without waiting on it), InvalidPageview when an event that counts has no
-    `visitor_id`. An event that is not one of VISITORSYNC_EVENT, or comes from a host that
-    VISITORSYNC_HOSTS leaves out, is IGNORED (metrics.core.counting decides, as for the sync).
+    a DUPLICATE and changes nothing. A visitor adds to a week's visitors (or a unique metric's
+    number) only the first time that week. Everything is one transaction, safe under
+    concurrent deliveries. Raises RecordingUnavailable when the database keeps failing, does
+    not answer within VISITORSYNC_WEBHOOK_DB_TIMEOUT or is known not to answer
+    (metrics.core.db_stall: then at once, without waiting on it), InvalidPageview when an
+    event that counts for visitors or a unique metric has no `visitor_id`. An event that no
+    metric counts, or that comes from a host VISITORSYNC_HOSTS leaves out, is IGNORED.
     """
-    if not counting.counts_event(event):
-        names = ", ".join(repr(name) for name in counting.event_names())
-        return PageviewResult(
-            PageviewStatus.IGNORED, detail=f"Only {names} events are counted (VISITORSYNC_EVENT)."
-        )
     if not counting.counts_host(host):
         hosts = ", ".join(str(pattern) for pattern in counting.host_patterns())
         return PageviewResult(
             PageviewStatus.IGNORED,
             detail=f"Only events from {hosts} (or without a $host) are counted (VISITORSYNC_HOSTS).",
         )
-    oldest = oldest_tracked_week()
-    if timestamp < weeks.week_bounds(oldest)[0]:
-        return PageviewResult(
-            PageviewStatus.TOO_OLD,
-            week_start=weeks.week_start_for(timestamp),
-            detail=(
-                f"Weeks before {oldest} are only counted by the scheduled sync "
-                "(VISITORSYNC_WEBHOOK_RETENTION_WEEKS)."
-            ),
-        )
-    if not visitor_id:
-        raise InvalidPageview("a counted event needs a visitor id")
-    week = weeks.week_start_for(timestamp)
-    visitor_hash = salted_hmac(VISITOR_HASH_PURPOSE, f"{week}:{visitor_id}", algorithm="sha256").hexdigest()
+    delivery = _Delivery(
+        key=key, event=event, timestamp=timestamp, visitor_id=visitor_id, properties=properties or {}
+    )
+    planned = None
+    cached = metric_matches.cached_metrics()
+    if cached is not None:
+        # Decided without the database: an ignored or too old event never waits on it.
+        planned = delivery.plan(cached)
+        if isinstance(planned, PageviewResult):
+            return planned
     if db_stall.stalled():
         raise RecordingUnavailable(UNAVAILABLE)
     with database_deadline(settings.VISITORSYNC_WEBHOOK_DB_TIMEOUT, on_expiry=_stalled) as deadline:
-        return _record(key=key, week=week, visitor_hash=visitor_hash, deadline=deadline)
+        return _record(delivery, planned=planned, deadline=deadline)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Delivery:
+    key: str
+    event: str
+    timestamp: dt.datetime
+    visitor_id: str | None
+    properties: Mapping[str, Any]
+
+    @property
+    def week(self) -> dt.date:
+        return weeks.week_start_for(self.timestamp)
+
+    def plan(self, metrics: tuple) -> "PageviewResult | _Plan":
+        """What this delivery counts among `metrics`; a result if it counts nothing."""
+        built_in = counting.counts_event(self.event)
+        matched = metric_matches.matching(metrics, event=self.event, properties=self.properties)
+        if not built_in and not matched:
+            names = ", ".join(
+                repr(name)
+                for name in metric_matches.destination_events(metrics, built_in=counting.event_names())
+            )
+            return PageviewResult(
+                PageviewStatus.IGNORED,
+                detail=f"Only {names} events are counted (VISITORSYNC_EVENT and the metrics' events), "
+                "with the metrics' property conditions.",
+            )
+        oldest = oldest_tracked_week()
+        if self.timestamp < weeks.week_bounds(oldest)[0]:
+            return PageviewResult(
+                PageviewStatus.TOO_OLD,
+                week_start=self.week,
+                detail=(
+                    f"Weeks before {oldest} are only counted by the scheduled sync "
+                    "(VISITORSYNC_WEBHOOK_RETENTION_WEEKS)."
+                ),
+            )
+        needs_visitor = built_in or any(m.definition.kind is Kind.UNIQUE for m in matched)
+        if needs_visitor and not self.visitor_id:
+            raise InvalidPageview("a counted event needs a visitor id")
+        week = self.week
+        return _Plan(
+            week=week,
+            built_in_hash=metric_matches.visitor_hash(week, self.visitor_id) if built_in else None,
+            increments=metric_matches.increments(
+                matched, properties=self.properties, week=week, visitor_id=self.visitor_id
+            ),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    week: dt.date
+    built_in_hash: str | None
+    increments: tuple[metric_matches.Increment, ...]
 
 
 def _stalled() -> None:
     db_stall.enter("a webhook delivery's wait ran out VISITORSYNC_WEBHOOK_DB_TIMEOUT")
 
 
-def _record(*, key: str, week: dt.date, visitor_hash: str, deadline: Deadline) -> PageviewResult:
+def _record(delivery: _Delivery, *, planned: "_Plan | None", deadline: Deadline) -> PageviewResult:
+    """Write `planned` (None: plan with the definitions, read now if this process has no fresh
+    copy), retrying a transient failure within the deadline."""
+    key = delivery.key
+    week = delivery.week
     pauses = iter(RECORD_RETRY_PAUSES)
     while True:
         try:
             _check_connection(deadline)
-            return _count_pageview(key=key, week=week, visitor_hash=visitor_hash)
+            # The definitions are read here (when this process has no fresh copy), under the
+            # deadline and after the connection's check, like every other wait of a delivery.
+            plan = planned or delivery.plan(metric_matches.counted_metrics())
+            if isinstance(plan, PageviewResult):
+                return plan
+            return _count(key=key, plan=plan)
         except OperationalError as err:
             reason = f"no answer within {deadline.seconds:g} s" if deadline.expired else err
             pause = next(pauses, None)
@@ -166,97 +237,20 @@ def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:
     return current - weeks.ONE_WEEK * (settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS - 1)
 
 
-def _count_pageview(*, key: str, week: dt.date, visitor_hash: str) -> PageviewResult:
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        counted, new_visitor = _count_pageview_in_one_statement(
-            key=key, week=week, visitor_hash=visitor_hash, now=now
-        )
-        if not counted:
-            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
-        return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
-    with transaction.atomic():
-        # The unique key is the idempotency check: a concurrent or earlier delivery of the
-        # same event inserts nothing here, and then nothing else may change.
-        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
-            return PageviewResult(PageviewStatus.DUPLICATE, week_start=week)
-        new_visitor = _insert_if_new(WeekVisitor, week_start=week, visitor_hash=visitor_hash)
-        # Increments in SQL (never read-modify-write), so concurrent deliveries and a
-        # running sync (which keeps what was added after its snapshot) all add up.
-        increments = {"pageviews": F("pageviews") + 1, "updated_at": now}
-        if new_visitor:
-            increments["visitors"] = F("visitors") + 1
-        week_rows = WeeklyMetric.objects.filter(week_start=week)
-        if not week_rows.update(**increments):
-            # First event of a new week; a concurrent delivery or sync may create it too.
-            WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
-            week_rows.update(**increments)
-    return PageviewResult(PageviewStatus.COUNTED, week_start=week, new_visitor=new_visitor)
-
-
-def _count_pageview_in_one_statement(
-    *, key: str, week: dt.date, visitor_hash: str, now: dt.datetime
-) -> tuple[bool, bool]:
-    """PostgreSQL: the same three steps as the portable path, as one atomic statement.
-
-    One round trip instead of five (BEGIN, two inserts, the increment, COMMIT), which is
-    most of a delivery's time. Each step runs only if the one before inserted a row, via
-    the data-modifying CTEs' RETURNING; a concurrent delivery of the same key waits for
-    the first to commit and then inserts nothing. Returns (counted, new_visitor).
-    """
-    quote = connection.ops.quote_name
-    delivery = quote(WebhookDelivery._meta.db_table)
-    visitor = quote(WeekVisitor._meta.db_table)
-    metric = quote(WeeklyMetric._meta.db_table)
-    # Only table names go into the SQL text; every value is a parameter.
-    sql = f"""
-        WITH delivery AS (
-            INSERT INTO {delivery} (key, week_start, received_at) VALUES (%s, %s, %s)
-            ON CONFLICT DO NOTHING RETURNING 1
-        ), visitor AS (
-            INSERT INTO {visitor} (week_start, visitor_hash)
-            SELECT %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
-            ON CONFLICT DO NOTHING RETURNING 1
-        ), week AS (
-            INSERT INTO {metric} (week_start, visitors, pageviews, created_at, updated_at)
-            SELECT %s, (SELECT count(*) FROM visitor), 1, %s, %s WHERE EXISTS (SELECT 1 FROM delivery)
-            ON CONFLICT (week_start) DO UPDATE SET
-                visitors = {metric}.visitors + EXCLUDED.visitors,
-                pageviews = {metric}.pageviews + 1,
-                updated_at = EXCLUDED.updated_at
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM delivery), (SELECT count(*) FROM visitor), (SELECT count(*) FROM week)
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, week, now, week, visitor_hash, week, now, now])
-        inserted, new_visitor, _weeks_written = cursor.fetchone()
-    return bool(inserted), bool(new_visitor)
-
-
-def _insert_if_new(model: type[models.Model], **values) -> bool:
-    """Insert a row unless it conflicts with a unique constraint; True if it was inserted.
-
-    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (PostgreSQL, and SQLite
-    3.35+): unlike create() in a savepoint it needs no SAVEPOINT/RELEASE round trips and
-    raises no IntegrityError, which roughly halves the statements of a delivery. Under
-    concurrency PostgreSQL makes the second inserter wait for the first to commit.
-    """
-    fields = [model._meta.get_field(name) for name in values]
-    quote = connection.ops.quote_name
-    # Only model metadata goes into the SQL text; every value is a parameter.
-    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1".format(  # noqa: S608
-        quote(model._meta.db_table),
-        ", ".join(quote(field.column) for field in fields),
-        ", ".join(["%s"] * len(fields)),
+def _count(*, key: str, plan: _Plan) -> PageviewResult:
+    written = write_delivery(
+        key=key,
+        week=plan.week,
+        now=timezone.now(),
+        built_in_hash=plan.built_in_hash,
+        increments=plan.increments,
     )
-    params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    if not written.counted:
+        return PageviewResult(PageviewStatus.DUPLICATE, week_start=plan.week)
+    changed = tuple(i.key for i in plan.increments if i.metric_id in written.changed)
+    return PageviewResult(
+        PageviewStatus.COUNTED, week_start=plan.week, new_visitor=written.new_visitor, metrics=changed
+    )
 
 
 def prune_webhook_rows() -> None:

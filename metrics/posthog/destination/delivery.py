@@ -3,6 +3,7 @@ within its limit, then parse it; and the GET health document."""
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -22,9 +23,18 @@ from metrics.posthog.destination.signature import verify_signature
 
 logger = logging.getLogger(__name__)
 
+METRICS_UNKNOWN = (
+    "The metric definitions could not be read from the database just now, so send_events is "
+    "unknown; deliveries are answered 503 until it answers."
+)
 
-def health() -> tuple[HTTPStatus, dict[str, Any]]:
-    """The GET document: what counts, how deliveries authenticate, whether they are accepted."""
+
+def health(*, metric_events: Sequence[str] | None = ()) -> tuple[HTTPStatus, dict[str, Any]]:
+    """The GET document: what counts, how deliveries authenticate, whether they are accepted.
+
+    `events` are VISITORSYNC_EVENT's (the built-ins'); `send_events` every event the PostHog
+    destination must send: those and `metric_events`, the user-defined metrics' (None: they
+    could not be read now, so `send_events` is null and a warning says why)."""
     config = WebhookConfig.from_settings()
     refusal = _refusal(config)
     document: dict[str, Any] = {
@@ -32,12 +42,17 @@ def health() -> tuple[HTTPStatus, dict[str, Any]]:
         "accepting": refusal is None,
         "event": settings.VISITORSYNC_EVENT,
         "events": list(counting.event_names()),
+        "send_events": None
+        if metric_events is None
+        else list(dict.fromkeys([*counting.event_names(), *metric_events])),
         "hosts": [str(pattern) for pattern in counting.host_patterns()],
         "auth": str(config.mode),
         "retention_weeks": settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS,
         "max_body_bytes": settings.VISITORSYNC_WEBHOOK_MAX_BODY,
         "warnings": config.warnings(),
     }
+    if metric_events is None:
+        document["warnings"] = [*document["warnings"], METRICS_UNKNOWN]
     if refusal:
         document["error"] = refusal
         return HTTPStatus.SERVICE_UNAVAILABLE, document

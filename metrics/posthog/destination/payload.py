@@ -17,13 +17,16 @@ MAX_KEY_LENGTH = 255  # WebhookDelivery.key
 
 @dataclasses.dataclass(frozen=True)
 class Pageview:
-    """The fields of a delivery that matter; `visitor_id` is None only for ignored events."""
+    """The fields of a delivery that matter. `visitor_id` is None only for an event outside
+    VISITORSYNC_EVENT without a usable person.id or distinct_id (a count or sum metric needs
+    none); `properties` is event.properties as json.loads gives it ({} if absent)."""
 
     uuid: str
     event: str
     timestamp: dt.datetime  # aware
     visitor_id: str | None
     host: str | None = None  # event.properties.$host; mobile events have none
+    properties: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def parse_pageview(body: bytes, *, now: dt.datetime) -> Pageview:
@@ -48,10 +51,25 @@ def parse_pageview(body: bytes, *, now: dt.datetime) -> Pageview:
         raise WebhookBadPayload("event.uuid must not contain NUL characters.", field="event.uuid")
     name = _required_string(event, "event")
     timestamp = _parse_timestamp(_required_string(event, "timestamp"), now=now)
-    visitor_id = None
+    person, distinct_id = payload.get("person"), event.get("distinct_id")
     if counting.counts_event(name):
-        visitor_id = _visitor_id(payload.get("person"), event.get("distinct_id"))
-    return Pageview(uuid=uuid, event=name, timestamp=timestamp, visitor_id=visitor_id, host=_host(event))
+        visitor_id = _visitor_id(person, distinct_id)
+    else:
+        # Whether a user-defined unique metric counts this event is the tracker's to say
+        # (it reads the definitions); it refuses a visitor-less event only then.
+        try:
+            visitor_id = _visitor_id(person, distinct_id)
+        except WebhookBadPayload:
+            visitor_id = None
+    properties = event.get("properties")
+    return Pageview(
+        uuid=uuid,
+        event=name,
+        timestamp=timestamp,
+        visitor_id=visitor_id,
+        host=_host(event),
+        properties=properties if isinstance(properties, dict) else {},
+    )
 
 
 def _required_string(event: dict, name: str) -> str:
