@@ -329,3 +329,28 @@ def test_an_event_without_a_visitor_counts_where_no_person_is_needed():
     response = post(Client(), planned)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_only_user_metrics_count_moves_the_weeks_last_modified():
+    define_metrics()
+    now = timezone.now()
+    post(Client(), event_body(event="$pageview", person="p1", moment=now))
+    week = WeeklyMetric.objects.get()
+    before = now - dt.timedelta(hours=1)
+    WeeklyMetric.objects.filter(pk=week.pk).update(updated_at=before)
+
+    answer = post(Client(), event_body(event="purchase", person="p2", moment=now, amount=5)).json()
+    assert "revenue" in answer["metrics"]
+    week.refresh_from_db()
+    assert week.updated_at > before and (week.visitors, week.pageviews) == (1, 1)
+
+    # A redelivery, or a delivery that changes no metric's number, leaves it as it was.
+    WeeklyMetric.objects.filter(pk=week.pk).update(updated_at=before)
+    post(Client(), event_body(event="purchase", person="p2", moment=now, plan="team", amount="n/a"))
+    week.refresh_from_db()
+    assert week.updated_at > before  # the count metrics moved
+    WeeklyMetric.objects.filter(pk=week.pk).update(updated_at=before)
+    post(Client(), event_body(event="signed_up", person="p3", moment=now - dt.timedelta(days=400)))
+    week.refresh_from_db()
+    assert week.updated_at == before

@@ -1,5 +1,5 @@
 """What the webhook keeps per event on PostgreSQL: no index beyond those its queries use
-(migration 0008 drops the `_like` index Django adds beside the unique delivery key)."""
+(migration 0010 drops the `_like` index Django adds beside the unique delivery key)."""
 
 import pytest
 from django.db import connection

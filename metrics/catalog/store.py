@@ -139,8 +139,10 @@ def mark_restated(*, counted_before: dt.datetime) -> None:
 def _write(definition: MetricDefinition) -> None:
     old = Metric.objects.filter(key=definition.key).first()
     # A ratio is computed from stored numbers when read: nothing of it waits for a sync.
-    counts_anew = not definition.built_in and definition.kind is not Kind.RATIO and (
-        old is None or _counting(parse_definition(_raw(old))) != _counting(definition)
+    counts_anew = (
+        not definition.built_in
+        and definition.kind is not Kind.RATIO
+        and (old is None or _counting(parse_definition(_raw(old))) != _counting(definition))
     )
     Metric.objects.update_or_create(
         key=definition.key,

@@ -66,6 +66,9 @@ def write_delivery(
                 continue
             if _add_to_value(week=week, increment=increment):
                 changed.add(increment.metric_id)
+        if changed and built_in_hash is None:
+            # The week's numbers changed: its Last-Modified (the stats API's) moves too.
+            WeeklyMetric.objects.filter(week_start=week).update(updated_at=now)
     return Written(counted=True, new_visitor=new_visitor, changed=frozenset(changed))
 
 
@@ -130,6 +133,11 @@ def _in_one_statement(
             ORDER BY metric.id
             ON CONFLICT (week_start, metric_id) DO UPDATE SET value = {value}.value + EXCLUDED.value
             RETURNING metric_id
+        ), touched AS (
+            -- A delivery only user metrics count still changes the week: its Last-Modified moves.
+            UPDATE {week_row} SET updated_at = %(now)s
+            WHERE week_start = %(week)s AND %(built_in)s::text IS NULL
+                AND EXISTS (SELECT 1 FROM metric_value)
         )
         SELECT (SELECT count(*) FROM delivery),
             (SELECT count(*) FROM visitor WHERE visitor_hash = %(built_in)s),

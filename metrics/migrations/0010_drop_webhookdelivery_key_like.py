@@ -42,7 +42,7 @@ def create_like_index(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("metrics", "0007_metric_values"),
+        ("metrics", "0009_metric_alerts"),
     ]
 
     operations = [migrations.RunPython(drop_like_index, create_like_index, elidable=False)]
