@@ -1,0 +1,234 @@
+"""The admin for user-defined metrics: the editor (create, edit, refusals on their field, the
+built-ins' limits, delete refusals), the weekly list's columns, the chart's panels, and the
+preview against `responses` mocks of PostHog."""
+
+import json
+import re
+from http import HTTPStatus
+
+import pytest
+import responses
+
+from metrics import catalog
+from metrics.admin.preview_query import preview_weeks
+from metrics.core import weeks
+from metrics.core.definitions import parse_definition
+from metrics.models import Metric, MetricValue
+from tests.support.admin import messages_of, staff
+from tests.support.helpers import QUERY_URL
+
+ADD_URL = "/admin/metrics/metric/add/"
+PREVIEW_URL = "/admin/metrics/metric/preview/"
+LIST_URL = "/admin/metrics/weeklymetric/"
+
+
+def change_url(key: str) -> str:
+    return f"/admin/metrics/metric/{Metric.objects.get(key=key).pk}/change/"
+
+
+def form(**fields) -> dict:
+    """A full POST of the metric form: a count metric unless `fields` say otherwise."""
+    data = {
+        "key": "signups", "name": "Signups", "kind": "count", "events": "signed_up", "properties": "",
+        "sum_property": "", "numerator": "", "denominator": "", "unit": "", "target": "", "better": "higher",
+        "in_report": "on", "in_admin_list": "on", "order": "0", "drop_alert": "",
+    }  # fmt: skip
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def define(**raw) -> None:
+    catalog.save(parse_definition(raw))
+
+
+def field_errors(response) -> dict[str, list[str]]:
+    return {name: list(errors) for name, errors in response.context["adminform"].form.errors.items()}
+
+
+# --- The editor ------------------------------------------------------------------------------
+def test_create_reads_comma_separated_events_and_json_properties(admin_client):
+    properties = '[{"key": "plan", "operator": "exact", "value": ["pro", "team"]}]'
+    response = admin_client.post(
+        ADD_URL, form(kind="unique", events="purchase, subscription_renewed", properties=properties)
+    )
+    assert response.status_code == HTTPStatus.FOUND, field_errors(response)
+    signups = next(d for d in catalog.stored() if d.key == "signups")
+    assert signups.events == ("purchase", "subscription_renewed")
+    assert [c.to_json() for c in signups.properties] == json.loads(properties)
+    row = Metric.objects.get(key="signups")
+    assert row.events == ["purchase", "subscription_renewed"] and row.unit == "number"
+
+
+def test_edit_keeps_the_key_and_shows_events_as_text(admin_client, db):
+    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    page = admin_client.get(change_url("revenue"))
+    assert 'value="purchase"' in page.content.decode() and 'name="key"' not in page.content.decode()
+    response = admin_client.post(
+        change_url("revenue"),
+        form(key="changed", name="Revenue (EUR)", kind="sum", events="purchase", sum_property="amount",
+             unit="EUR", target="5000"),
+    )  # fmt: skip
+    assert response.status_code == HTTPStatus.FOUND, field_errors(response)
+    revenue = next(d for d in catalog.stored() if d.key == "revenue")
+    assert revenue.name == "Revenue (EUR)" and revenue.target == 5000.0
+    assert not Metric.objects.filter(key="changed").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"key": "Sign Ups"}, "key", "lower-case letters"),
+        ({"key": "visitors"}, "key", "already exists"),
+        ({"events": ""}, "events", "one or more event names"),
+        ({"properties": "[{"}, "properties", "Not JSON"),
+        ({"properties": '[{"key": "plan", "operator": "equals", "value": ["pro"]}]'}, "properties", "equals"),
+        ({"kind": "sum"}, "sum_property", "numeric event property"),
+        ({"kind": "ratio", "numerator": "nothing", "denominator": "visitors"}, "numerator", "no metric"),
+        ({"unit": "percent"}, "unit", "not a unit of a count metric"),
+        ({"drop_alert": "1.5"}, "drop_alert", "between 0 and 1"),
+    ],
+)
+def test_invalid_definitions_are_refused_on_their_field(admin_client, fields, field, words):
+    response = admin_client.post(ADD_URL, form(**fields))
+    assert response.status_code == HTTPStatus.OK
+    errors = field_errors(response)
+    assert field in errors and any(words in error for error in errors[field]), errors
+    assert not Metric.objects.filter(key="signups").exists()
+
+
+def test_a_ratio_of_a_ratio_is_refused_on_the_numerator(admin_client, db):
+    define(key="signups", name="Signups", kind="count", events=["signed_up"])
+    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    response = admin_client.post(
+        ADD_URL, form(key="odd", name="Odd", kind="ratio", numerator="signup_rate", denominator="visitors")
+    )
+    assert "is a ratio itself" in field_errors(response)["numerator"][0]
+
+
+def test_a_built_in_edits_only_how_it_is_shown(admin_client, db):
+    url = change_url("visitors")
+    page = admin_client.get(url).content.decode()
+    assert "VISITORSYNC_EVENT" in page
+    for name in ("key", "kind", "events", "properties", "numerator"):
+        assert f'name="{name}"' not in page, name
+    response = admin_client.post(
+        url,
+        form(key="x", name="Unique visitors", kind="count", events="other", target="1200", order="-1"),
+    )
+    assert response.status_code == HTTPStatus.FOUND, field_errors(response)
+    visitors = next(d for d in catalog.stored() if d.key == "visitors")
+    assert (visitors.name, visitors.target, visitors.order, str(visitors.kind)) == (
+        "Unique visitors", 1200.0, -1, "unique",
+    )  # fmt: skip
+    assert Metric.objects.get(key="visitors").events == []
+
+
+def test_delete_refuses_a_built_in_and_a_ratios_operand_naming_the_ratio(admin_client, db):
+    define(key="signups", name="Signups", kind="count", events=["signed_up"])
+    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    for key, words in (("visitors", "'visitors' is built in"), ("signups", "the ratio 'signup_rate' uses")):
+        url = change_url(key).replace("/change/", "/delete/")
+        response = admin_client.post(url, {"post": "yes"})
+        assert response.status_code == HTTPStatus.FOUND
+        assert any(words in message for message in messages_of(response)), messages_of(response)
+        assert Metric.objects.filter(key=key).exists()
+    # Once the ratio is gone, the count goes, with its numbers.
+    signups = Metric.objects.get(key="signups")
+    MetricValue.objects.create(metric=signups, week_start=weeks.current_week_start())
+    for key in ("signup_rate", "signups"):
+        url = change_url(key).replace("/change/", "/delete/")
+        assert admin_client.post(url, {"post": "yes"}).status_code == HTTPStatus.FOUND
+        assert not Metric.objects.filter(key=key).exists()
+    assert MetricValue.objects.count() == 0
+
+
+def test_staff_needs_djangos_permissions(client, db):
+    client.force_login(staff("viewer", "view_metric"))
+    assert client.get("/admin/metrics/metric/").status_code == HTTPStatus.OK
+    assert client.get(ADD_URL).status_code == HTTPStatus.FORBIDDEN
+    assert client.post(ADD_URL, form()).status_code == HTTPStatus.FORBIDDEN
+    assert client.post(PREVIEW_URL, form()).status_code == HTTPStatus.FORBIDDEN
+    assert not Metric.objects.filter(key="signups").exists()
+
+
+def test_the_metric_list_shows_every_metric(admin_client, db):
+    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    page = admin_client.get("/admin/metrics/metric/").content.decode()
+    for text in ("visitors", "pageviews", "revenue", "VISITORSYNC_EVENT", "purchase", "EUR"):
+        assert text in page, text
+
+
+# --- The preview -----------------------------------------------------------------------------
+def sent_query() -> str:
+    return json.loads(responses.calls[0].request.body)["query"]["query"]
+
+
+@responses.activate
+def test_preview_sends_one_query_and_shows_eight_weeks(admin_client):
+    first, last = preview_weeks()
+    rows = [[(first + weeks.ONE_WEEK * i).isoformat(), 10 * i + 0.5] for i in range(8) if i != 2]
+    responses.post(QUERY_URL, json={"results": rows, "hasMore": False})
+    response = admin_client.post(
+        PREVIEW_URL,
+        form(key="revenue", name="Revenue", kind="sum", events="purchase", sum_property="amount", unit="EUR",
+             properties='[{"key": "plan", "operator": "is_not", "value": ["free"]}]'),
+    )  # fmt: skip
+    assert response.status_code == HTTPStatus.OK and len(responses.calls) == 1
+    cells = re.findall(r'<td class="vs-num" data-week="([0-9-]+)">([^<]*)</td>', response.content.decode())
+    assert [week for week, _ in cells] == [(first + weeks.ONE_WEEK * i).isoformat() for i in range(8)]
+    assert [text for _, text in cells] == [
+        "0.50 EUR", "10.50 EUR", "0.00 EUR", "30.50 EUR", "40.50 EUR", "50.50 EUR", "60.50 EUR", "70.50 EUR",
+    ]  # fmt: skip
+    query = sent_query()
+    assert "sumIf(toFloat(properties.amount), event IN ('purchase') AND (properties.plan != 'free')" in query
+    assert "isFinite(toFloat(properties.amount))" in query
+    assert not Metric.objects.filter(key="revenue").exists()  # nothing saved
+    assert last == weeks.current_week_start()
+
+
+@responses.activate
+def test_preview_of_a_ratio_asks_for_both_operands_in_one_query(admin_client, db):
+    define(key="signups", name="Signups", kind="count", events=["signed_up"])
+    first, _ = preview_weeks()
+    rows = [[(first + weeks.ONE_WEEK * i).isoformat(), i, 4 * i] for i in range(8)]
+    responses.post(QUERY_URL, json={"results": rows, "hasMore": False})
+    response = admin_client.post(
+        PREVIEW_URL, form(key="rate", name="Rate", kind="ratio", events="", numerator="signups",
+                          denominator="visitors"),
+    )  # fmt: skip
+    cells = re.findall(r'<td class="vs-num" data-week="[0-9-]+">([^<]*)</td>', response.content.decode())
+    assert cells == ["-", *["25.0%"] * 7]  # week 0: 0 of 0 visitors, no ratio
+    assert len(responses.calls) == 1
+    query = sent_query()
+    assert "countIf(event IN ('signed_up')) AS m0" in query
+    assert "uniqExactIf(person_id, event IN ('$pageview')) AS m1" in query
+
+
+@responses.activate
+def test_preview_shows_form_errors_and_sends_nothing(admin_client):
+    response = admin_client.post(PREVIEW_URL, form(events=""))
+    assert b'id="preview-errors"' in response.content and b"one or more event names" in response.content
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_preview_says_when_posthog_is_not_configured(admin_client, settings):
+    settings.POSTHOG_API_KEY = ""
+    response = admin_client.post(PREVIEW_URL, form())
+    assert b'id="preview-not-configured"' in response.content
+    assert b"POSTHOG_API_KEY is not set" in response.content
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_preview_shows_posthogs_refusal(admin_client):
+    responses.post(QUERY_URL, json={"detail": "Unsupported function call"}, status=400)
+    response = admin_client.post(PREVIEW_URL, form())
+    assert b'id="preview-error"' in response.content and b"Unsupported function call" in response.content
+
+
+def test_the_form_has_the_preview_button(admin_client, db):
+    page = admin_client.get(ADD_URL).content.decode()
+    assert f'formaction="{PREVIEW_URL}"' in page and 'formtarget="vs-preview-frame"' in page
+    page = admin_client.get(change_url("visitors")).content.decode()
+    assert f'formaction="{PREVIEW_URL}?id={Metric.objects.get(key="visitors").pk}"' in page
