@@ -13,7 +13,7 @@ from metrics import catalog
 from metrics.admin.preview_query import preview_weeks
 from metrics.core import weeks
 from metrics.core.definitions import parse_definition
-from metrics.models import Metric, MetricValue
+from metrics.models import Metric, MetricValue, WeeklyMetric
 from tests.support.admin import messages_of, staff
 from tests.support.helpers import QUERY_URL
 
@@ -232,3 +232,89 @@ def test_the_form_has_the_preview_button(admin_client, db):
     assert f'formaction="{PREVIEW_URL}"' in page and 'formtarget="vs-preview-frame"' in page
     page = admin_client.get(change_url("visitors")).content.decode()
     assert f'formaction="{PREVIEW_URL}?id={Metric.objects.get(key="visitors").pk}"' in page
+
+
+# --- The weekly list and the chart -----------------------------------------------------------
+@pytest.fixture
+def four_metrics(db):
+    """Two weeks (the second with no visitors), signups, revenue with a target, a signup rate
+    and a metric kept out of the list; MetricValue rows written directly (no row: 0)."""
+    current = weeks.current_week_start()
+    earlier, later = current - weeks.ONE_WEEK * 2, current - weeks.ONE_WEEK
+    WeeklyMetric.objects.create(week_start=earlier, visitors=200, pageviews=900)
+    WeeklyMetric.objects.create(week_start=later, visitors=0, pageviews=0)
+    define(key="signups", name="Signups", kind="count", events=["signed_up"], order=1)
+    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR",
+           target=5000, order=2)  # fmt: skip
+    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors",
+           order=3)  # fmt: skip
+    define(key="hidden", name="Hidden", kind="count", events=["x"], in_admin_list=False, order=4)
+    metric = {row.key: row for row in Metric.objects.all()}
+    MetricValue.objects.create(metric=metric["signups"], week_start=earlier, value=10)
+    MetricValue.objects.create(metric=metric["signups"], week_start=later, value=3)
+    MetricValue.objects.create(metric=metric["revenue"], week_start=earlier, value=1234.5)
+    MetricValue.objects.create(metric=metric["hidden"], week_start=earlier, value=7)
+    return earlier, later
+
+
+def cells(page: str, column: str) -> list[str]:
+    """The column's cells, newest week first, without their markup."""
+    found = re.findall(rf'<td class="field-{column}">(.*?)</td>', page, re.S)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in found]
+
+
+def test_the_list_has_a_column_per_listed_metric_in_its_unit(admin_client, four_metrics):
+    page = admin_client.get(LIST_URL).content.decode()
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
+    assert headers[:5] == [
+        "week", "visitors_display", "pageviews_display", "metric_signups", "metric_revenue",
+    ]  # fmt: skip
+    assert headers[5] == "metric_signup_rate" and "metric_hidden" not in headers
+    assert cells(page, "metric_signups") == ["3", "10"]
+    assert cells(page, "metric_revenue") == ["0.00 EUR", "1,234.50 EUR"]
+    # 10 signups of 200 visitors; no ratio where the week has no visitors.
+    assert cells(page, "metric_signup_rate") == ["-", "5.0%"]
+    assert 'title="denominator is 0"' in page
+
+
+def test_a_built_in_left_out_of_the_list_has_no_column(admin_client, four_metrics):
+    visitors = Metric.objects.get(key="visitors")
+    response = admin_client.post(
+        change_url("visitors"), form(name="Visitors", in_admin_list=None, order=str(visitors.order))
+    )
+    assert response.status_code == HTTPStatus.FOUND, field_errors(response)
+    page = admin_client.get(LIST_URL).content.decode()
+    assert 'class="field-visitors_display"' not in page and 'class="field-pageviews_display"' in page
+    assert cells(page, "metric_signup_rate") == ["-", "5.0%"]  # its operand is still read
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_list_query_count_does_not_grow_with_weeks_or_metrics(
+    admin_client, four_metrics, django_assert_num_queries, count
+):
+    current = weeks.current_week_start()
+    for offset in range(3, 3 + count):
+        WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK * offset, visitors=offset)
+    # the 11 of tests/test_admin.py, the page's metric values and the chart's
+    with django_assert_num_queries(13):
+        assert admin_client.get(LIST_URL).status_code == HTTPStatus.OK
+
+
+def test_the_chart_has_a_panel_per_listed_metric_with_its_target_line(admin_client, four_metrics):
+    page = admin_client.get(LIST_URL).content.decode()
+    for key in ("signups", "revenue", "signup_rate"):
+        assert f'id="metric-panel-{key}"' in page, key
+    assert 'id="metric-panel-hidden"' not in page
+    assert 'id="metric-target-revenue"' in page and "target 5,000.00 EUR" in page
+    assert 'id="metric-target-signups"' not in page
+    panels = {panel.key: panel for panel in admin_client.get(LIST_URL).context["metric_panels"]}
+    revenue = panels["revenue"]
+    # The scale reaches the target: 5,000 is its top line; 1,234.50 sits a quarter of the way up.
+    assert revenue.target_y == revenue.top and revenue.ticks[-1].label == "5,000"
+    assert [point.text for point in revenue.points] == ["1,234.50 EUR", "0.00 EUR"]
+    assert revenue.points[0].y == pytest.approx(
+        revenue.bottom - (revenue.bottom - revenue.top) * 1234.5 / 5000, abs=0.1
+    )
+    # No point for a week whose ratio has no denominator.
+    assert [point.text for point in panels["signup_rate"].points] == ["5.0%"]
+    assert panels["signup_rate"].ticks[-1].label.endswith("%")

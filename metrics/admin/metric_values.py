@@ -29,7 +29,7 @@ def week_values(
     week_starts = sorted(set(week_starts))
     definitions = list(definitions)
     stored: dict[tuple[dt.date, str], float] = {}
-    if week_starts:
+    if week_starts and any(not d.built_in and d.kind is not Kind.RATIO for d in definitions):
         rows = MetricValue.objects.filter(week_start__in=week_starts).values_list(
             "week_start", "metric__key", "value"
         )
@@ -49,15 +49,17 @@ def week_values(
     return result
 
 
-def formatted(value: float | None, *, unit: str, kind: Kind) -> str:
+def formatted(value: float | None, *, unit: str, kind: Kind, compact: bool = False) -> str:
     """`value` as the list and the preview show it: whole numbers with separators, a currency
-    with two decimals and its code, a percent ratio with one decimal; "-" for no value."""
+    with two decimals and its code (`compact`: none from 10,000 up, for the list's narrow
+    columns), a percent ratio with one decimal; "-" for no value."""
     if value is None or not math.isfinite(value):
         return "-"
     if unit == "percent":
         return f"{value * 100:,.1f}%"
     if unit != "number":
-        return f"{value:,.2f} {unit}"
+        decimals = 0 if compact and abs(value) >= 10_000 else 2
+        return f"{value:,.{decimals}f} {unit}"
     if kind is Kind.RATIO:
         return f"{value:,.3f}"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

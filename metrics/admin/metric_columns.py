@@ -1,0 +1,70 @@
+"""The weekly list's metric columns: the built-ins as before, then one per user-defined metric
+marked `in_admin_list`, in metric order, each number written in its unit and right-aligned.
+
+`list_display` gives the columns for the metrics as stored now; `attach` reads the shown weeks'
+numbers (one query for the page, `metric_values.week_values`) onto each row as `metric_values`.
+"""
+
+from collections.abc import Callable, Sequence
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from metrics import catalog
+from metrics.admin.metric_values import formatted, week_values
+from metrics.core.definitions import Kind, MetricDefinition
+from metrics.models import WeeklyMetric
+
+# The WeeklyMetric list's columns of the built-ins, by metric key.
+BUILT_IN_COLUMNS = {"visitors": "visitors_display", "pageviews": "pageviews_display"}
+
+
+def listed() -> tuple[MetricDefinition, ...]:
+    """The metrics with a column: those marked in_admin_list, in display order."""
+    return tuple(definition for definition in catalog.stored() if definition.in_admin_list)
+
+
+def list_display(base: Sequence[str], definitions: Sequence[MetricDefinition]) -> list[str | Callable]:
+    """`base` (the list's columns) without the built-ins not listed, with a column for each
+    listed user-defined metric after the built-ins' columns."""
+    keys = {definition.key for definition in definitions}
+    shown: list[str | Callable] = [
+        name for name in base if name not in BUILT_IN_COLUMNS.values() or _built_in_key(name) in keys
+    ]
+    after = max((i for i, name in enumerate(shown) if name in BUILT_IN_COLUMNS.values()), default=0)
+    user = [column(definition) for definition in definitions if not definition.built_in]
+    return [*shown[: after + 1], *user, *shown[after + 1 :]]
+
+
+def column(definition: MetricDefinition) -> Callable[[WeeklyMetric], SafeString]:
+    """A list column showing `definition`'s number of the row's week (`obj.metric_values`)."""
+
+    def value(obj: WeeklyMetric) -> SafeString:
+        number = getattr(obj, "metric_values", {}).get(definition.key)
+        text = formatted(number, unit=definition.unit, kind=definition.kind, compact=True)
+        if number is None and definition.kind is Kind.RATIO:
+            return format_html('<span class="vs-num vs-quiet" title="{}">{}</span>', "denominator is 0", text)
+        return format_html('<span class="vs-num">{}</span>', text)
+
+    value.__name__ = f"metric_{definition.key}"  # the column's CSS class: field-metric_<key>
+    value.short_description = format_html(  # type: ignore[attr-defined]
+        '<span class="vs-metric-header" title="{} ({}, {})">{}</span>',
+        definition.name,
+        definition.key,
+        definition.unit,
+        definition.name,
+    )
+    return value
+
+
+def attach(rows: Sequence[WeeklyMetric], definitions: Sequence[MetricDefinition]) -> None:
+    """Put the number of its week of every metric of `definitions` (all of them: a listed ratio
+    needs its operands) on each row, as `row.metric_values`: one query, none without user metrics."""
+    built_in = {row.week_start: {"visitors": row.visitors, "pageviews": row.pageviews} for row in rows}
+    values = week_values(built_in, definitions, built_in=built_in)
+    for row in rows:
+        row.metric_values = values.get(row.week_start, {})
+
+
+def _built_in_key(column_name: str) -> str:
+    return next(key for key, name in BUILT_IN_COLUMNS.items() if name == column_name)
