@@ -271,7 +271,8 @@ def test_the_list_has_a_column_per_listed_metric_in_its_unit(admin_client, four_
     ]  # fmt: skip
     assert headers[5] == "metric_signup_rate" and "metric_hidden" not in headers
     assert cells(page, "metric_signups") == ["3", "10"]
-    assert cells(page, "metric_revenue") == ["0.00 EUR", "1,234.50 EUR"]
+    assert cells(page, "metric_revenue") == ["0.00", "1,234.50"]  # the header names EUR
+    assert 'title="1,234.50 EUR">1,234.50</span>' in page and "Revenue (EUR)</span>" in page
     # 10 signups of 200 visitors; no ratio where the week has no visitors.
     assert cells(page, "metric_signup_rate") == ["-", "5.0%"]
     assert 'title="denominator is 0"' in page
@@ -305,7 +306,7 @@ def test_the_chart_has_a_panel_per_listed_metric_with_its_target_line(admin_clie
     for key in ("signups", "revenue", "signup_rate"):
         assert f'id="metric-panel-{key}"' in page, key
     assert 'id="metric-panel-hidden"' not in page
-    assert 'id="metric-target-revenue"' in page and "target 5,000.00 EUR" in page
+    assert 'id="metric-target-revenue"' in page and "target 5,000.00 EUR per week" in page
     assert 'id="metric-target-signups"' not in page
     panels = {panel.key: panel for panel in admin_client.get(LIST_URL).context["metric_panels"]}
     revenue = panels["revenue"]

@@ -44,15 +44,18 @@ def column(definition: MetricDefinition) -> Callable[[WeeklyMetric], SafeString]
         text = formatted(number, unit=definition.unit, kind=definition.kind, compact=True)
         if number is None and definition.kind is Kind.RATIO:
             return format_html('<span class="vs-num vs-quiet" title="{}">{}</span>', "denominator is 0", text)
-        return format_html('<span class="vs-num">{}</span>', text)
+        full = formatted(number, unit=definition.unit, kind=definition.kind)
+        return format_html('<span class="vs-num" title="{}">{}</span>', full, text)
 
     value.__name__ = f"metric_{definition.key}"  # the column's CSS class: field-metric_<key>
+    # A short header that wraps; a currency is named here, not in every cell.
+    currency = definition.unit not in ("number", "percent")
     value.short_description = format_html(  # type: ignore[attr-defined]
-        '<span class="vs-metric-header" title="{} ({}, {})">{}</span>',
+        '<span class="vs-metric-header" title="{} ({})">{}{}</span>',
         definition.name,
         definition.key,
-        definition.unit,
         definition.name,
+        f" ({definition.unit})" if currency else "",
     )
     return value
 

@@ -51,15 +51,17 @@ def week_values(
 
 def formatted(value: float | None, *, unit: str, kind: Kind, compact: bool = False) -> str:
     """`value` as the list and the preview show it: whole numbers with separators, a currency
-    with two decimals and its code (`compact`: none from 10,000 up, for the list's narrow
-    columns), a percent ratio with one decimal; "-" for no value."""
+    with two decimals and its code (`compact`, for the list's narrow columns whose header names
+    the currency: without the code, and without decimals from 10,000 up), a percent ratio with
+    one decimal; "-" for no value."""
     if value is None or not math.isfinite(value):
         return "-"
     if unit == "percent":
         return f"{value * 100:,.1f}%"
     if unit != "number":
-        decimals = 0 if compact and abs(value) >= 10_000 else 2
-        return f"{value:,.{decimals}f} {unit}"
+        if compact:
+            return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:,.2f}"
+        return f"{value:,.2f} {unit}"
     if kind is Kind.RATIO:
         return f"{value:,.3f}"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
