@@ -2,6 +2,7 @@
 built-ins' limits, delete refusals), the weekly list's columns, the chart's panels, and the
 preview against `responses` mocks of PostHog."""
 
+import dataclasses
 import json
 import re
 from http import HTTPStatus
@@ -319,3 +320,17 @@ def test_the_chart_has_a_panel_per_listed_metric_with_its_target_line(admin_clie
     # No point for a week whose ratio has no denominator.
     assert [point.text for point in panels["signup_rate"].points] == ["5.0%"]
     assert panels["signup_rate"].ticks[-1].label.endswith("%")
+
+
+def test_a_built_ins_target_is_a_line_across_its_panel(admin_client, four_metrics):
+    page = admin_client.get(LIST_URL).content.decode()
+    assert 'id="metric-target-visitors"' not in page and 'id="metric-target-pageviews"' not in page
+    visitors = next(d for d in catalog.stored() if d.key == "visitors")
+    catalog.save(dataclasses.replace(visitors, target=1500.0))
+    response = admin_client.get(LIST_URL)
+    chart = response.context["weekly_chart"]
+    # The scale reaches the target (above the 200 visitors stored): 1,500 sits under its top.
+    assert chart.visitors_target_y is not None and chart.visitors_top < chart.visitors_target_y
+    assert chart.visitors_ticks[-1].label == "2,000" and chart.pageviews_target_y is None
+    page = response.content.decode()
+    assert 'id="metric-target-visitors"' in page and "Target per week (visitors 1500)" in page

@@ -254,7 +254,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             # Not Django's "Select weekly metric to change": nothing here is edited by hand.
             "title": "Weekly metrics",
             **(extra_context or {}),
-            "weekly_chart": (weekly_chart := chart.weekly_chart()),
+            "weekly_chart": (weekly_chart := chart.weekly_chart(targets=_built_in_targets(request))),
             "metric_panels": metric_chart.panels(weekly_chart, _metrics(request)),
             "headline": numbers.headline(),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
@@ -268,6 +268,11 @@ def _metrics(request: HttpRequest) -> tuple[MetricDefinition, ...]:
     if not hasattr(request, "vs_metrics"):
         request.vs_metrics = catalog.stored()
     return request.vs_metrics
+
+
+def _built_in_targets(request: HttpRequest) -> dict[str, int]:
+    """The built-ins' targets per week, for the chart's lines."""
+    return {d.key: round(d.target) for d in _metrics(request) if d.built_in and d.target is not None}
 
 
 def csv_response(queryset: QuerySet) -> HttpResponse:
