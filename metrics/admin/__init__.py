@@ -8,6 +8,6 @@ read-only SyncRun history. The sync page and the action are doors into `metrics.
 `metrics.tracker`; nothing here decides what a week's numbers are.
 """
 
-from metrics.admin import runs, site, weekly_list
+from metrics.admin import metric_editor, runs, site, weekly_list
 
-__all__ = ["runs", "site", "weekly_list"]
+__all__ = ["metric_editor", "runs", "site", "weekly_list"]

@@ -11,6 +11,7 @@ import math
 
 from metrics import numbers
 from metrics.core import weeks
+from metrics.core.definitions import MetricDefinition
 
 WEEKS_SHOWN = 26
 WIDTH, HEIGHT = 960, 380
@@ -54,6 +55,12 @@ class WeeklyChart:
     last_year_path: str  # the same weeks a year earlier, faint; empty if none stored
     first_week: dt.date
     last_week: dt.date
+    # A built-in's target per week (from its Metric row) as a line across its panel; None: none.
+    visitors_target_y: float | None = None
+    pageviews_target_y: float | None = None
+    targets: tuple[tuple[str, int], ...] = ()  # (metric key, target) for the legend
+    # Every metric's number (the read model's Week.metrics) of each week shown, for metric_chart.
+    metrics: dict[dt.date, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     width: int = WIDTH
     height: int = HEIGHT
     plot_left: int = LEFT
@@ -72,12 +79,17 @@ class WeeklyChart:
         return self.bars[-1] if self.bars and self.bars[-1].in_progress else None
 
 
-def weekly_chart(*, weeks_shown: int = WEEKS_SHOWN) -> WeeklyChart | None:
+def weekly_chart(
+    *,
+    weeks_shown: int = WEEKS_SHOWN,
+    targets: dict[str, int] | None = None,
+    definitions: tuple[MetricDefinition, ...] | None = None,
+) -> WeeklyChart | None:
     """The chart of the last `weeks_shown` weeks through the current one, starting at the first
-    stored week among them, with the same weeks a year earlier (one query). None: no week
-    of the period is stored."""
+    stored week among them, with the same weeks a year earlier (one query), and `targets`
+    (visitors, pageviews) as lines. None: no week of the period is stored."""
     last = weeks.current_week_start()
-    table = numbers.read_range(last - weeks.ONE_WEEK * (weeks_shown - 1), last)
+    table = numbers.read_range(last - weeks.ONE_WEEK * (weeks_shown - 1), last, definitions=definitions)
     if not table.weeks:
         return None
     first = table.weeks[0].week_start
@@ -86,7 +98,7 @@ def weekly_chart(*, weeks_shown: int = WEEKS_SHOWN) -> WeeklyChart | None:
         for week in weeks.week_range(first, last)
         if (visitors := table.last_year(week, "visitors")) is not None
     }
-    return build_chart(table.weeks, first_week=first, last_week=last, last_year=last_year)
+    return build_chart(table.weeks, first_week=first, last_week=last, last_year=last_year, targets=targets)
 
 
 def build_chart(
@@ -95,10 +107,12 @@ def build_chart(
     first_week: dt.date,
     last_week: dt.date,
     last_year: dict[dt.date, int] | None = None,
+    targets: dict[str, int] | None = None,
 ) -> WeeklyChart:
     """Lay out the weeks `shown` and `last_year` (week → visitors of the same week last year,
     stored or not); weeks not stored are left blank."""
     last_year = last_year or {}
+    targets = targets or {}
     slots = list(weeks.week_range(first_week, last_week))
     # At least 8 slots wide, so two or three weeks do not become bars a third of the page wide.
     width_slots = max(len(slots), 8)
@@ -106,9 +120,11 @@ def build_chart(
     offset = LEFT + slot * (width_slots - len(slots))  # few weeks: flush right, next to today
     by_week = {week.week_start: week for week in shown}
     visitors_top = _nice_ceiling(
-        max([*(week.value("visitors") for week in shown), *last_year.values()], default=0)
+        max([*(week.value("visitors") for week in shown), *last_year.values(), targets.get("visitors", 0)])
     )
-    pageviews_top = _nice_ceiling(max((week.value("pageviews") for week in shown), default=0))
+    pageviews_top = _nice_ceiling(
+        max([*(week.value("pageviews") for week in shown), targets.get("pageviews", 0)])
+    )
 
     def y_visitors(value: int) -> float:
         return round(VISITORS_BOTTOM - (VISITORS_BOTTOM - VISITORS_TOP) * value / visitors_top, 1)
@@ -167,6 +183,10 @@ def build_chart(
         last_year_path=_path(year_points),
         first_week=first_week,
         last_week=last_week,
+        visitors_target_y=y_visitors(targets["visitors"]) if "visitors" in targets else None,
+        pageviews_target_y=y_pageviews(targets["pageviews"]) if "pageviews" in targets else None,
+        targets=tuple(targets.items()),
+        metrics={week.week_start: week.metrics for week in shown},
     )
 
 

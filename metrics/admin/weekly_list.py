@@ -5,7 +5,6 @@ shown comes from the read model, `metrics.numbers`."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,40 +12,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from metrics import jobs, numbers, tracker
-from metrics.admin import chart
+from metrics import catalog, jobs, numbers, tracker
+from metrics.admin import chart, metric_chart, metric_columns
 from metrics.admin.reports_panel import ReportsPanel
 from metrics.admin.sync_page import SyncPage
+from metrics.admin.weekly_filters import SyncedFilter, WeeklyChangeList
+from metrics.core.definitions import MetricDefinition
 from metrics.models import SyncRun, WeeklyMetric
 from metrics.presentation import ago, error_text, run_summary, signed
-
-
-class SyncedFilter(admin.SimpleListFilter):
-    title = "synced with PostHog"
-    parameter_name = "synced"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Synced"), ("never", "Never synced")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(synced_at__isnull=False)
-        if self.value() == "never":
-            return queryset.filter(synced_at__isnull=True)
-        return queryset
-
-
-class WeeklyChangeList(ChangeList):
-    """Django's list, with a date drill-down it cannot bound refused like any bad lookup."""
-
-    def get_filters(self, request: HttpRequest):
-        try:
-            return super().get_filters(request)
-        except (ValueError, OverflowError) as err:
-            # `week_start__year=9999` (no year 10000 to end it) or December 31 of 9999 (no next
-            # day): Django lets these escape as a 500. IncorrectLookupParameters sends the list
-            # to `?e=1` and the export back to the list, as for any other bad lookup.
-            raise IncorrectLookupParameters(err) from err
 
 
 @admin.register(WeeklyMetric)
@@ -260,14 +233,20 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs):
         return WeeklyChangeList
 
+    def get_list_display(self, request: HttpRequest):
+        """The columns, with one per listed metric (metric_columns.py)."""
+        listed = [definition for definition in _metrics(request) if definition.in_admin_list]
+        return metric_columns.list_display(super().get_list_display(request), listed)
+
     def get_changelist_instance(self, request: HttpRequest):
         """The list, each shown week with its numbers from the read model (`obj.numbers`): one
         query more for the whole page, reading the weeks before and a year before even where
         the list's filters and date drill-down leave them out."""
         changelist = super().get_changelist_instance(request)
-        table = numbers.read_weeks(changelist.result_list)
+        table = numbers.read_weeks(changelist.result_list, definitions=_metrics(request))
         for obj in changelist.result_list:
             obj.numbers = table.week(obj.week_start)
+            obj.metric_values = obj.numbers.metrics if obj.numbers else {}
         return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -275,12 +254,32 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             # Not Django's "Select weekly metric to change": nothing here is edited by hand.
             "title": "Weekly metrics",
             **(extra_context or {}),
-            "weekly_chart": chart.weekly_chart(),
-            "headline": numbers.headline(),
+            "weekly_chart": (
+                weekly_chart := chart.weekly_chart(
+                    targets=_built_in_targets(request), definitions=_metrics(request)
+                )
+            ),
+            "metric_panels": metric_chart.panels(weekly_chart, _metrics(request)),
+            # A card per listed metric: the built-ins, then each user-defined one in its order.
+            "headline": numbers.headline(
+                keys=[d.key for d in _metrics(request) if d.in_admin_list], definitions=_metrics(request)
+            ),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
             "export_url": reverse("admin:metrics_weeklymetric_export"),
         }
         return super().changelist_view(request, extra_context)
+
+
+def _metrics(request: HttpRequest) -> tuple[MetricDefinition, ...]:
+    """Every metric's definition, read once per request (columns, rows and chart share it)."""
+    if not hasattr(request, "vs_metrics"):
+        request.vs_metrics = catalog.stored()
+    return request.vs_metrics
+
+
+def _built_in_targets(request: HttpRequest) -> dict[str, int]:
+    """The built-ins' targets per week, for the chart's lines."""
+    return {d.key: round(d.target) for d in _metrics(request) if d.built_in and d.target is not None}
 
 
 def csv_response(queryset: QuerySet) -> HttpResponse:

@@ -19,6 +19,7 @@ from metrics.core.definitions import (
     parse_document,
     to_document,
 )
+from metrics.core.errors import InvalidMetricDefinition
 from metrics.models import Metric
 
 # A definition's attributes under their names in the file, for saying what an import changes.
@@ -62,6 +63,42 @@ def save(definition: MetricDefinition) -> None:
         current = _read(Metric.objects.select_for_update())
         check_together(merged(current, [definition]))
         _write(definition)
+
+
+def delete(key: str) -> None:
+    """Delete the metric `key` and its stored numbers. Raises InvalidMetricDefinition (and deletes
+    nothing) when `deletion_refused` says why not, or when no metric has this key."""
+    with transaction.atomic():
+        current = _read(Metric.objects.select_for_update())
+        refusal = _refusal(key, current)
+        if refusal is not None:
+            raise refusal
+        deleted, _ = Metric.objects.filter(key=key).delete()
+        if not deleted:
+            raise InvalidMetricDefinition("there is no metric with this key.", metric=repr(key), field="key")
+
+
+def deletion_refused(key: str) -> InvalidMetricDefinition | None:
+    """Why the metric `key` cannot be deleted (a built-in; a ratio's numerator or denominator,
+    naming the ratio), or None."""
+    return _refusal(key, stored())
+
+
+def _refusal(key: str, current: Iterable[MetricDefinition]) -> InvalidMetricDefinition | None:
+    if key in BUILT_IN_KEYS:
+        return InvalidMetricDefinition(
+            f"{key!r} is built in and cannot be deleted (untick in_admin_list and in_report to hide it).",
+            metric=repr(key),
+            field="key",
+        )
+    ratios = [d.key for d in current if d.kind is Kind.RATIO and key in (d.numerator, d.denominator)]
+    if ratios:
+        return InvalidMetricDefinition(
+            f"the ratio {ratios[0]!r} uses {key!r}; delete or change that ratio first.",
+            metric=repr(key),
+            field="key",
+        )
+    return None
 
 
 def import_document(document: Any, *, dry_run: bool) -> ImportPlan:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from metrics.core import weeks
-from metrics.core.definitions import Kind
+from metrics.core.definitions import Kind, MetricDefinition
 from metrics.numbers.table import read_range
 from metrics.numbers.units import format_value
 from metrics.numbers.week import METRICS, change_between, elapsed_share, week_before, week_end
@@ -68,14 +68,20 @@ class Headline:
         return round(self.elapsed * 7, 1)
 
 
-def headline(*, now: dt.datetime | None = None, keys: Sequence[str] | None = None) -> Headline:
+def headline(
+    *,
+    now: dt.datetime | None = None,
+    keys: Sequence[str] | None = None,
+    definitions: tuple[MetricDefinition, ...] | None = None,
+) -> Headline:
     """The headline figures of the metrics `keys` (default: the built-ins), in display order,
-    from one read (`read_range`). A ratio's "so far" figure is compared with last week's ratio
-    as it is: a quotient is not prorated."""
+    from one read (`read_range`; `definitions`: `catalog.stored()` already read by the caller).
+    A ratio's "so far" figure is compared with last week's ratio as it is: a quotient is not
+    prorated."""
     now = now or timezone.now()
     current = weeks.current_week_start(now=now)
     last = week_before(current)
-    table = read_range(last, current, now=now)
+    table = read_range(last, current, now=now, definitions=definitions)
     wanted = METRICS if keys is None else tuple(keys)
     shown = [definition for definition in table.definitions if definition.key in wanted]
     figures = []

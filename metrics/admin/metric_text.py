@@ -1,0 +1,19 @@
+"""How the admin writes a metric's number: the read model's text (`numbers.format_value`, the
+one the report and alerts write), and a compact form for the weekly list's narrow columns."""
+
+import math
+
+from metrics import numbers
+from metrics.core.definitions import Kind
+
+
+def formatted(value: float | None, *, unit: str, kind: Kind, compact: bool = False) -> str:
+    """`value` in its unit, "-" for no value (a ratio over 0). `compact`: a currency without its
+    sign (the column's header names it) and without cents from 10,000 up."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if compact and unit not in ("number", "percent"):
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:,.2f}"
+    if kind is Kind.RATIO and unit == "number":
+        return f"{value:,.3f}"  # signups per visitor: two places would read 0.03 for 0.034
+    return numbers.format_value(value, unit)
