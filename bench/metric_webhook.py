@@ -21,14 +21,12 @@ import collections
 import datetime as dt
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -40,6 +38,7 @@ from webhook_load import (  # the sibling bench, on the path just above
     SECRET,
     free_port,
     prepare_database,
+    run_clients,
     server_env,
     wait_until_up,
     week_start,
@@ -121,25 +120,16 @@ def client_thread(port, seconds, mode, seed, out, visitors):
     out.append((latencies, statuses, events))
 
 
-def client_process(args):
-    port, seconds, mode, seed, threads, visitors = args
-    out: list = []
-    workers = [
-        threading.Thread(target=client_thread, args=(port, seconds, mode, seed * 1000 + n, out, visitors))
-        for n in range(threads)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return out
-
-
 def load(port: int, *, clients: int, seconds: float, mode: str, processes: int, visitors: int) -> dict:
-    per_process = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
-    jobs = [(port, seconds, mode, n + 1, count, visitors) for n, count in enumerate(per_process) if count]
-    with multiprocessing.Pool(len(jobs)) as pool:
-        parts = [item for chunk in pool.map(client_process, jobs) for item in chunk]
+    parts = run_clients(
+        client_thread,
+        port,
+        clients=clients,
+        seconds=seconds,
+        mode=mode,
+        processes=processes,
+        visitors=visitors,
+    )
     latencies = sorted(lat for part in parts for lat in part[0])
     return {
         "rate": len(latencies) / seconds,

@@ -104,10 +104,10 @@ def client_thread(port, seconds, mode, seed, out, visitors):
 
 
 def client_process(args):
-    port, seconds, mode, seed, threads, visitors = args
+    thread, port, seconds, mode, seed, threads, visitors = args
     out: list = []
     workers = [
-        threading.Thread(target=client_thread, args=(port, seconds, mode, seed * 1000 + n, out, visitors))
+        threading.Thread(target=thread, args=(port, seconds, mode, seed * 1000 + n, out, visitors))
         for n in range(threads)
     ]
     for worker in workers:
@@ -117,11 +117,27 @@ def client_process(args):
     return out
 
 
-def load(port: int, *, clients: int, seconds: float, mode: str, processes: int, visitors: int) -> dict:
+def run_clients(thread, port: int, *, clients: int, seconds: float, mode: str, processes: int, visitors: int):
+    """`clients` threads running `thread` (a module-level function, so processes can take it),
+    spread over `processes` processes; every thread's output, in one list."""
     per_process = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
-    jobs = [(port, seconds, mode, n + 1, count, visitors) for n, count in enumerate(per_process) if count]
+    jobs = [
+        (thread, port, seconds, mode, n + 1, count, visitors) for n, count in enumerate(per_process) if count
+    ]
     with multiprocessing.Pool(len(jobs)) as pool:
-        parts = [item for chunk in pool.map(client_process, jobs) for item in chunk]
+        return [item for chunk in pool.map(client_process, jobs) for item in chunk]
+
+
+def load(port: int, *, clients: int, seconds: float, mode: str, processes: int, visitors: int) -> dict:
+    parts = run_clients(
+        client_thread,
+        port,
+        clients=clients,
+        seconds=seconds,
+        mode=mode,
+        processes=processes,
+        visitors=visitors,
+    )
     latencies = sorted(lat for part in parts for lat in part[0])
     statuses = sum((part[1] for part in parts), collections.Counter())
     answers = sum((part[2] for part in parts), collections.Counter())
