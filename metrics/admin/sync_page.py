@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from metrics import jobs, tracker
-from metrics.admin import reports_panel
+from metrics import catalog, jobs, tracker
+from metrics.admin import metric_changes, reports_panel
 from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
 from metrics.core import counting, secrets
@@ -243,9 +243,14 @@ def _planned_query(status: tracker.SyncStatus) -> dict:
 
 
 def _result_context(run: SyncRun) -> dict:
+    changes = tracker.run_changes(run)[:LARGEST_CHANGES]
+    # The user-defined metrics that moved, in words; the definitions are read only when one did.
+    with_metrics = any(change.metrics for change in changes)
     return {
         "result_run": run,
-        "result_changes": tracker.run_changes(run)[:LARGEST_CHANGES],
+        "result_changes": changes,
+        "result_rows": metric_changes.change_rows(changes, catalog.stored() if with_metrics else ()),
+        "result_with_metrics": with_metrics,
         "result_more_changes": max(0, len(run.changes) - LARGEST_CHANGES),
     }
 
