@@ -147,6 +147,7 @@ class SyncPage:
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
             "counting": _counting(),
+            "destination_events": destination_events(),
             **_planned_query(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
@@ -228,6 +229,15 @@ def _counting() -> list[tuple[str, str]]:
             ),
         ),
     ]
+
+
+def destination_events() -> tuple[str, ...]:
+    """Every event the PostHog destination must send, as the webhook's health document lists
+    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (one query)."""
+    names = [*counting.event_names()]
+    for metric in catalog.counted():
+        names.extend(metric.definition.events)
+    return tuple(dict.fromkeys(names))
 
 
 def _planned_query(status: tracker.SyncStatus) -> dict:
