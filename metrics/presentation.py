@@ -245,6 +245,8 @@ def report_json(result) -> dict[str, Any]:
         "ok": True,
         "week": week.week_start.isoformat(),
         **{name: week.value(name) for name in METRICS},
+        # Every metric's number of the week by key, built-ins included (the stats API's "metrics").
+        "metrics": dict(week.metrics) or {name: week.value(name) for name in METRICS},
         "confirmed": week.confirmed,
         "sent": len(result.sent),
         "already_sent": len(result.skipped),

@@ -163,7 +163,8 @@ def test_cron_endpoint_sends_the_report_with_report_1_once(
     # client, like a WSGI server, closes the response: the sends are done when it returns).
     assert body["ok"] and body["report"] == {
         "ok": True, "week": week.week_start.isoformat(), "visitors": week.visitors,
-        "pageviews": week.pageviews, "confirmed": True, "sent": 0, "queued": 2, "already_sent": 0,
+        "pageviews": week.pageviews, "metrics": {"visitors": week.visitors, "pageviews": week.pageviews},
+        "confirmed": True, "sent": 0, "queued": 2, "already_sent": 0,
     }  # fmt: skip
     assert len(smtp_server.messages) == 2
     again = client.post("/api/cron/sync-visitors?report=1", **auth).json()

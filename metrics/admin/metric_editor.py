@@ -24,12 +24,16 @@ from metrics.core.errors import InvalidMetricDefinition, PostHogError, PostHogNo
 from metrics.models import Metric
 from metrics.presentation import error_text
 
+# Said on the list and the form of a metric pending restatement (catalog.pending_restatement).
+PENDING = "its definition is new or changed; the next full sync restates its weeks."
+
 
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin):
     form = MetricForm
     list_display = [
         "key", "name", "kind", "events_text", "unit", "target", "in_report", "in_admin_list", "order",
+        "restatement",
     ]  # fmt: skip
     list_display_links = ["key", "name"]
     ordering = ["order", "id"]
@@ -64,6 +68,17 @@ class MetricAdmin(admin.ModelAdmin):
         if obj.kind == "ratio":
             return f"{obj.numerator} / {obj.denominator}"
         return ", ".join(obj.events)
+
+    @admin.display(description="Stored weeks")
+    def restatement(self, obj: Metric) -> str:
+        """Pending restatement (catalog.pending_restatement, read from the row: no query)."""
+        if obj.restate_since is None:
+            return ""
+        return format_html(
+            '<span class="vs-status vs-status-running" title="{}">{}</span>',
+            PENDING,
+            "restated by the next full sync",
+        )
 
     def save_model(self, request: HttpRequest, obj: Metric, form: MetricForm, change: bool) -> None:
         """Written through the catalog (checked with the stored metrics), never by `obj.save()`."""
@@ -107,6 +122,8 @@ class MetricAdmin(admin.ModelAdmin):
         if obj is not None:
             preview_url += f"?id={obj.pk}"
         context = {**context, "preview_url": preview_url, "preview_weeks": PREVIEW_WEEKS}
+        if obj is not None and obj.restate_since is not None:
+            context["pending_restatement"] = f"{obj.name}: {PENDING}"
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @xframe_options_sameorigin  # shown in the form's preview frame

@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from metrics import jobs, tracker
+from metrics import catalog, jobs, tracker
+from metrics.admin import metric_changes
 from metrics.models import SyncRun
 from metrics.presentation import signed
 
@@ -117,21 +118,29 @@ class SyncRunAdmin(admin.ModelAdmin):
         changes = tracker.run_changes(obj)
         if not changes:
             return "No week changed." if obj.status == SyncRun.Status.SUCCEEDED else "—"
-        rows = format_html_join(
+        # The user-defined metrics' column only when one moved: a run of the built-ins alone
+        # reads as before. The definitions are read once for the whole table.
+        with_metrics = any(change.metrics for change in changes)
+        rows = metric_changes.change_rows(changes, catalog.stored() if with_metrics else ())
+        body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td></tr>",
             (
                 (
                     f"{c.week_start:%Y-%m-%d}",
                     f"{'new' if c.created else f'{c.visitors_before:,}'} → {c.visitors_after:,}",
                     f"{'new' if c.created else f'{c.pageviews_before:,}'} → {c.pageviews_after:,}",
+                    format_html('<td class="vs-metric-changes">{}</td>', metric_changes.cell(moved))
+                    if with_metrics
+                    else "",
                     signed(c.visitors_delta) + " visitors",
                 )
-                for c in changes
+                for c, moved in rows
             ),
         )
         return format_html(
-            "<table><thead><tr><th>Week</th><th>Visitors</th><th>Pageviews</th><th>Change</th></tr>"
+            "<table><thead><tr><th>Week</th><th>Visitors</th><th>Pageviews</th>{}<th>Change</th></tr>"
             "</thead><tbody>{}</tbody></table>",
-            rows,
+            format_html("<th>{}</th>", "Other metrics") if with_metrics else "",
+            body,
         )

@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from metrics import jobs, tracker
-from metrics.admin import reports_panel
+from metrics import catalog, jobs, tracker
+from metrics.admin import metric_changes, reports_panel
 from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
 from metrics.core import counting, secrets
@@ -147,6 +147,7 @@ class SyncPage:
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
             "counting": _counting(),
+            "destination_events": destination_events(),
             **_planned_query(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
@@ -230,6 +231,15 @@ def _counting() -> list[tuple[str, str]]:
     ]
 
 
+def destination_events() -> tuple[str, ...]:
+    """Every event the PostHog destination must send, as the webhook's health document lists
+    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (one query)."""
+    names = [*counting.event_names()]
+    for metric in catalog.counted():
+        names.extend(metric.definition.events)
+    return tuple(dict.fromkeys(names))
+
+
 def _planned_query(status: tracker.SyncStatus) -> dict:
     if not status.posthog_configured:
         return {}
@@ -243,9 +253,14 @@ def _planned_query(status: tracker.SyncStatus) -> dict:
 
 
 def _result_context(run: SyncRun) -> dict:
+    changes = tracker.run_changes(run)[:LARGEST_CHANGES]
+    # The user-defined metrics that moved, in words; the definitions are read only when one did.
+    with_metrics = any(change.metrics for change in changes)
     return {
         "result_run": run,
-        "result_changes": tracker.run_changes(run)[:LARGEST_CHANGES],
+        "result_changes": changes,
+        "result_rows": metric_changes.change_rows(changes, catalog.stored() if with_metrics else ()),
+        "result_with_metrics": with_metrics,
         "result_more_changes": max(0, len(run.changes) - LARGEST_CHANGES),
     }
 

@@ -13,13 +13,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from metrics import catalog, jobs, numbers, tracker
-from metrics.admin import chart, metric_chart, metric_columns
+from metrics.admin import chart, metric_chart, metric_columns, metric_week
 from metrics.admin.reports_panel import ReportsPanel
 from metrics.admin.sync_page import SyncPage
 from metrics.admin.weekly_filters import SyncedFilter, WeeklyChangeList
 from metrics.core.definitions import MetricDefinition
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import ago, error_text, run_summary, signed
+from metrics.presentation import ago, error_text, run_summary
 
 
 @admin.register(WeeklyMetric)
@@ -48,6 +48,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         "pageviews",
         "posthog_visitors_display",
         "posthog_pageviews_display",
+        "metrics_table",
         "synced_at",
         "created_at",
         "updated_at",
@@ -58,6 +59,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     # silently replaced by the next sync. A sync with "since" adds older weeks. So a week's
     # page is a view: no save buttons, titled by its week.
     readonly_fields = fields
+    metrics_table = metric_week.week_field  # every metric of the week, PostHog's, via webhook
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -163,17 +165,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.display(description="Via webhook")
     def since_sync(self, obj: WeeklyMetric) -> str:
-        week: numbers.Week = obj.numbers
-        visitors, pageviews = week.from_webhook("visitors"), week.from_webhook("pageviews")
-        if visitors is None:
-            return format_html('<span class="vs-quiet">{}</span>', "not synced yet")
-        return format_html(
-            '<span title="{} visitors and {} pageviews from the webhook since the last sync">{} / {}</span>',
-            signed(visitors),
-            signed(pageviews or 0),
-            signed(visitors),
-            signed(pageviews or 0),
-        )
+        return metric_week.since_sync_cell(obj.numbers, getattr(obj, "listed_metrics", ()))
 
     @admin.action(description="Sync selected weeks with PostHog", permissions=["sync"])
     def sync_selected_weeks(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
@@ -244,9 +236,11 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         the list's filters and date drill-down leave them out."""
         changelist = super().get_changelist_instance(request)
         table = numbers.read_weeks(changelist.result_list, definitions=_metrics(request))
+        listed = [definition for definition in _metrics(request) if definition.in_admin_list]
         for obj in changelist.result_list:
             obj.numbers = table.week(obj.week_start)
             obj.metric_values = obj.numbers.metrics if obj.numbers else {}
+            obj.listed_metrics = listed  # their "via webhook" lines
         return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -264,6 +258,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             "headline": numbers.headline(
                 keys=[d.key for d in _metrics(request) if d.in_admin_list], definitions=_metrics(request)
             ),
+            "pending_restatement": metric_week.pending_notes(_metrics(request)),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
             "export_url": reverse("admin:metrics_weeklymetric_export"),
         }
