@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TICKS = 600  # the sender's first 200 seconds at 3 a second
 
 
-def stream(*, moment: dt.datetime, seed: int = 33) -> list[dict]:
+def stream(*, moment: dt.datetime, seed: int = 62) -> list[dict]:
     traffic = Traffic(random.Random(seed))
     return [traffic.next(moment) for _ in range(TICKS)]
 
