@@ -42,10 +42,11 @@ class Outbox:
         writes each connection's messages to one file, separated by a line of dashes."""
         found = []
         for path in sorted(self.mail.glob("*.log"), reverse=True):
-            for raw in reversed(path.read_text(errors="replace").split("-" * 79 + "\n")):
+            # As bytes: parsed from a str, an 8bit UTF-8 body (a euro sign) comes back escaped.
+            for raw in reversed(path.read_bytes().split(b"-" * 79 + b"\n")):
                 if not raw.strip():
                     continue
-                message = email.message_from_string(raw, policy=email.policy.default)
+                message = email.message_from_bytes(raw, policy=email.policy.default)
                 part = message.get_body(preferencelist=("plain",))
                 text = part.get_content() if part is not None else ""
                 when, to = str(message["Date"] or ""), str(message["To"] or "")
