@@ -137,7 +137,9 @@ def test_stale_and_quiet_webhook_alert_and_resolve(channels, settings):
         finished_at=now - dt.timedelta(days=3),
     )  # fmt: skip
     WebhookDelivery.objects.create(
-        key="k1", week_start=weeks.current_week_start(), received_at=now - dt.timedelta(hours=30)
+        key=WebhookDelivery.key_for("k1"),
+        week_start=weeks.current_week_start(),
+        received_at=now - dt.timedelta(hours=30),
     )
     alerts.check()
     assert sorted(_texts(smtp_server, hook)[0]) == [
@@ -147,7 +149,9 @@ def test_stale_and_quiet_webhook_alert_and_resolve(channels, settings):
     quiet = Alert.objects.get(kind="webhook_quiet").message
     assert "more than 24 hours, VISITORSYNC_ALERT_QUIET_HOURS" in quiet
 
-    WebhookDelivery.objects.create(key="k2", week_start=weeks.current_week_start(), received_at=now)
+    WebhookDelivery.objects.create(
+        key=WebhookDelivery.key_for("k2"), week_start=weeks.current_week_start(), received_at=now
+    )
     SyncRun.objects.create(trigger="command", status="succeeded", finished_at=now)
     alerts.check()
     assert sorted(_texts(smtp_server, hook)[0][2:]) == [

@@ -162,8 +162,8 @@ def _stale(now: dt.datetime) -> str | None:
 
 
 def _webhook_quiet(now: dt.datetime) -> str | None:
-    # The newest row by primary key (an index), not Max(received_at) (a scan of weeks of rows).
-    last = WebhookDelivery.objects.order_by("-pk").values_list("received_at", flat=True).first()
+    # The newest delivery by its time (an index), not Max(received_at) (a scan of weeks of rows).
+    last = WebhookDelivery.objects.order_by("-received_at").values_list("received_at", flat=True).first()
     hours = settings.VISITORSYNC_ALERT_QUIET_HOURS
     if last is None or now - last <= dt.timedelta(hours=hours):
         return None
