@@ -160,6 +160,22 @@ def test_stale_and_quiet_webhook_alert_and_resolve(channels, settings):
     ]
 
 
+@pytest.mark.parametrize("age", [dt.timedelta(hours=25), dt.timedelta(days=5), dt.timedelta(days=40)])
+def test_quiet_webhook_names_the_last_delivery_however_long_ago(settings, age):
+    # The last delivery is looked for in growing windows, the last unbounded (rows a sync
+    # has not pruned yet): each finds the newest of the rows, not the newest of a window.
+    settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 2
+    now = timezone.now()
+    last = now - age
+    for key, received in (("older", last - dt.timedelta(hours=3)), ("last", last)):
+        WebhookDelivery.objects.create(
+            key=WebhookDelivery.key_for(key), week_start=weeks.week_start_for(received), received_at=received
+        )
+    alerts.check(now=now)
+    message = Alert.objects.get(kind="webhook_quiet").message
+    assert f"since {timezone.localtime(last):%Y-%m-%d %H:%M %Z}" in message, message
+
+
 def test_no_alert_before_the_first_success_for_staleness_and_none_without_channels(settings):
     alerts.check()
     assert not Alert.objects.exists()  # never synced: the failed-sync alert and /api/sync speak
