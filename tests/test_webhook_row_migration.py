@@ -49,7 +49,7 @@ def _migrate(target) -> None:
     executor.migrate(target)
 
 
-def _deliver(key: str, moment: dt.datetime, visitor: str) -> str:
+def _deliver(key: str, moment: dt.datetime, visitor: str) -> tuple[str, bool]:
     result = tracker.record_pageview(key=key, event="$pageview", timestamp=moment, visitor_id=visitor)
     return (str(result.status), result.new_visitor)
 

@@ -7,6 +7,7 @@ Either way the dedup key's insert decides: a key seen before changes nothing els
 
 import dataclasses
 import datetime as dt
+import uuid
 
 from django.db import connection, models, transaction
 from django.db.models import F
@@ -37,15 +38,15 @@ def write_delivery(
     given (pageviews +1, visitors +1 if that hash is new), each of `increments` adds its
     amount (a unique one only if its hash is new). A metric deleted meanwhile is skipped.
     `key` is stored as WebhookDelivery.key_for(key) (16 bytes)."""
-    key = WebhookDelivery.key_for(key)
+    stored_key = WebhookDelivery.key_for(key)
     if connection.vendor == "postgresql":
         return _in_one_statement(
-            key=key, week=week, now=now, built_in_hash=built_in_hash, increments=increments
+            key=stored_key, week=week, now=now, built_in_hash=built_in_hash, increments=increments
         )
     with transaction.atomic():
         # The unique key is the idempotency check: a concurrent or earlier delivery of the
         # same event inserts nothing here, and then nothing else may change.
-        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
+        if not _insert_if_new(WebhookDelivery, key=stored_key, week_start=week, received_at=now):
             return Written(counted=False)
         new_visitor = False
         if built_in_hash is not None:
@@ -95,7 +96,7 @@ def _add_to_value(*, week: dt.date, increment: Increment) -> bool:
 
 def _in_one_statement(
     *,
-    key: bytes,
+    key: uuid.UUID,
     week: dt.date,
     now: dt.datetime,
     built_in_hash: bytes | None,
