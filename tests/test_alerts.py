@@ -137,7 +137,9 @@ def test_stale_and_quiet_webhook_alert_and_resolve(channels, settings):
         finished_at=now - dt.timedelta(days=3),
     )  # fmt: skip
     WebhookDelivery.objects.create(
-        key="k1", week_start=weeks.current_week_start(), received_at=now - dt.timedelta(hours=30)
+        key=WebhookDelivery.key_for("k1"),
+        week_start=weeks.current_week_start(),
+        received_at=now - dt.timedelta(hours=30),
     )
     alerts.check()
     assert sorted(_texts(smtp_server, hook)[0]) == [
@@ -147,13 +149,31 @@ def test_stale_and_quiet_webhook_alert_and_resolve(channels, settings):
     quiet = Alert.objects.get(kind="webhook_quiet").message
     assert "more than 24 hours, VISITORSYNC_ALERT_QUIET_HOURS" in quiet
 
-    WebhookDelivery.objects.create(key="k2", week_start=weeks.current_week_start(), received_at=now)
+    WebhookDelivery.objects.create(
+        key=WebhookDelivery.key_for("k2"), week_start=weeks.current_week_start(), received_at=now
+    )
     SyncRun.objects.create(trigger="command", status="succeeded", finished_at=now)
     alerts.check()
     assert sorted(_texts(smtp_server, hook)[0][2:]) == [
         "[visitorsync] Resolved: No successful sync",
         "[visitorsync] Resolved: Webhook quiet",
     ]
+
+
+@pytest.mark.parametrize("age", [dt.timedelta(hours=25), dt.timedelta(days=5), dt.timedelta(days=40)])
+def test_quiet_webhook_names_the_last_delivery_however_long_ago(settings, age):
+    # The last delivery is looked for in growing windows, the last unbounded (rows a sync
+    # has not pruned yet): each finds the newest of the rows, not the newest of a window.
+    settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 2
+    now = timezone.now()
+    last = now - age
+    for key, received in (("older", last - dt.timedelta(hours=3)), ("last", last)):
+        WebhookDelivery.objects.create(
+            key=WebhookDelivery.key_for(key), week_start=weeks.week_start_for(received), received_at=received
+        )
+    alerts.check(now=now)
+    message = Alert.objects.get(kind="webhook_quiet").message
+    assert f"since {timezone.localtime(last):%Y-%m-%d %H:%M %Z}" in message, message
 
 
 def test_no_alert_before_the_first_success_for_staleness_and_none_without_channels(settings):

@@ -114,13 +114,13 @@ def test_visitor_is_person_id_else_distinct_id(client):
 
 def test_visitor_is_stored_as_a_keyed_hash_not_the_raw_id(client, settings):
     post(client, pageview(visitor="jane@example.com"))
-    stored = WeekVisitor.objects.get().visitor_hash
-    assert "jane" not in stored and len(stored) == 64
+    stored = bytes(WeekVisitor.objects.get().visitor_hash)
+    assert b"jane" not in stored and len(stored) == 16
     WeekVisitor.objects.all().delete()
     WebhookDelivery.objects.all().delete()
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
     post(client, pageview(visitor="jane@example.com"))
-    assert WeekVisitor.objects.get().visitor_hash != stored  # keyed: not a plain hash of the id
+    assert bytes(WeekVisitor.objects.get().visitor_hash) != stored  # keyed: not a plain hash of the id
 
 
 def test_other_events_are_ignored_with_2xx(client):
@@ -513,7 +513,7 @@ def test_delivery_waiting_on_a_locked_week_is_a_503_in_time_and_its_retry_counts
     retry = post(client, body)
     assert retry.status_code == HTTPStatus.OK
     assert retry.json()["status"] in ("counted", "duplicate")  # the first attempt may have landed
-    assert WebhookDelivery.objects.filter(key=body["event"]["uuid"]).count() == 1
+    assert WebhookDelivery.objects.filter(key=WebhookDelivery.key_for(body["event"]["uuid"])).count() == 1
     assert numbers(week)[1] == 2
 
 
@@ -523,8 +523,8 @@ def test_sync_prunes_dedup_rows_older_than_the_retention_window(posthog_stub, se
     oldest = tracker.oldest_tracked_week()
     for age in range(5):
         week = oldest + weeks.ONE_WEEK * (2 - age)
-        WebhookDelivery.objects.create(key=f"event-{age}", week_start=week)
-        WeekVisitor.objects.create(week_start=week, visitor_hash=f"{age:064d}")
+        WebhookDelivery.objects.create(key=WebhookDelivery.key_for(f"event-{age}"), week_start=week)
+        WeekVisitor.objects.create(week_start=week, visitor_hash=bytes([age] * 16))
     tracker.sync_all_metrics(tracker.SyncOptions(trigger="command"))
     kept = sorted(WebhookDelivery.objects.values_list("week_start", flat=True))
     assert kept == [oldest, oldest + weeks.ONE_WEEK, oldest + 2 * weeks.ONE_WEEK]
@@ -533,7 +533,9 @@ def test_sync_prunes_dedup_rows_older_than_the_retention_window(posthog_stub, se
 
 def test_failed_or_dry_run_sync_prunes_nothing(posthog_stub, settings, no_sleep):
     settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 1
-    WebhookDelivery.objects.create(key="old", week_start=tracker.oldest_tracked_week() - weeks.ONE_WEEK)
+    WebhookDelivery.objects.create(
+        key=WebhookDelivery.key_for("old"), week_start=tracker.oldest_tracked_week() - weeks.ONE_WEEK
+    )
     tracker.sync_all_metrics(tracker.SyncOptions(trigger="command", dry_run=True))
     posthog_stub.fail_next(403)
     with pytest.raises(tracker.SyncFailed):

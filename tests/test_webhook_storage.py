@@ -1,21 +1,76 @@
-"""What the webhook keeps per event on PostgreSQL: no index beyond those its queries use
-(migration 0010 drops the `_like` index Django adds beside the unique delivery key)."""
+"""What the webhook keeps per event: compact keys and hashes, and no index beyond those its
+queries use (bench/webhook_storage.py measures the bytes)."""
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from metrics.models import WebhookDelivery
+from metrics import tracker
+from metrics.core import weeks
+from metrics.models import WebhookDelivery, WeekVisitor
+from metrics.tracker import pageviews
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_delivery_key_has_no_pattern_index():
+def _indexes(model) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [model._meta.db_table])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def test_only_the_indexes_the_webhook_and_its_readers_use():
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL adds a varchar_pattern_ops index beside a unique CharField; SQLite does not")
+        pytest.skip("index definitions and their sizes are PostgreSQL's")
+    deliveries = _indexes(WebhookDelivery)
+    # The key (primary key, a uuid), the week (pruning), received_at as BRIN (the quiet alert).
+    assert len(deliveries) == 3, deliveries
+    assert [d for d in deliveries if "metrics_webhookdelivery_pkey" in d and d.endswith("btree (key)")]
+    assert [d for d in deliveries if "USING brin (received_at)" in d], deliveries
+    assert not [d for d in deliveries if "pattern_ops" in d], deliveries
+    # Visitors: only the primary key (week_start, visitor_hash), which pruning by week uses too.
+    assert [d.split(" USING ")[1] for d in _indexes(WeekVisitor)] == ["btree (week_start, visitor_hash)"]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = %s", [WebhookDelivery._meta.db_table]
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname IN ('key', 'visitor_hash') ORDER BY attname",
+            [WebhookDelivery._meta.db_table],
         )
-        definitions = [row[0] for row in cursor.fetchall()]
-    assert len(definitions) == 3, definitions  # the primary key, the unique key, the week (pruning)
-    assert not [d for d in definitions if "pattern_ops" in d], definitions
+        assert [row[0] for row in cursor.fetchall()] == ["uuid"]
+
+
+def test_a_delivery_keeps_16_bytes_of_key_and_of_visitor_hash():
+    week = weeks.current_week_start()
+    result = tracker.record_pageview(
+        key="not-a-uuid webhook id", event="$pageview", timestamp=weeks.week_bounds(week)[0], visitor_id="v1"
+    )
+    assert str(result.status) == "counted"
+    (key,) = WebhookDelivery.objects.values_list("key", flat=True)
+    assert key == WebhookDelivery.key_for("not-a-uuid webhook id") and len(key.bytes) == 16
+    (visitor_hash,) = WeekVisitor.objects.values_list("visitor_hash", flat=True)
+    assert len(bytes(visitor_hash)) == 16
+    assert (
+        tracker.record_pageview(
+            key="not-a-uuid webhook id",
+            event="$pageview",
+            timestamp=weeks.week_bounds(week)[0],
+            visitor_id="v1",
+        ).status
+        == "duplicate"
+    )
+
+
+def test_pruning_a_week_deletes_by_an_index_on_week_start():
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    with CaptureQueriesContext(connection) as captured:
+        pageviews.prune_webhook_rows()
+    deletes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DELETE")]
+    # One statement per table by a week_start range: no rows are read into Python first.
+    assert len(deletes) == 2 and len(captured.captured_queries) == 2, captured.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # small tables: ask what it can use
+        for sql in deletes:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Index" in plan and "week_start" in plan, plan

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics import numbers
-from metrics.core import schedule
+from metrics.core import schedule, weeks
 from metrics.core.errors import MailNotConfigured, VisitorsyncError, WebhookNotSent
 from metrics.core.logsafe import loggable
 from metrics.models import Alert, AlertDelivery, SyncRun, WebhookDelivery
@@ -162,9 +162,8 @@ def _stale(now: dt.datetime) -> str | None:
 
 
 def _webhook_quiet(now: dt.datetime) -> str | None:
-    # The newest row by primary key (an index), not Max(received_at) (a scan of weeks of rows).
-    last = WebhookDelivery.objects.order_by("-pk").values_list("received_at", flat=True).first()
     hours = settings.VISITORSYNC_ALERT_QUIET_HOURS
+    last = _last_delivery(now, within=dt.timedelta(hours=hours))
     if last is None or now - last <= dt.timedelta(hours=hours):
         return None
     return (
@@ -172,6 +171,24 @@ def _webhook_quiet(now: dt.datetime) -> str | None:
         f"(more than {hours:g} hours, VISITORSYNC_ALERT_QUIET_HOURS). Check the HTTP Webhook "
         "destination in PostHog and that the site still sends events."
     )
+
+
+def _last_delivery(now: dt.datetime, *, within: dt.timedelta) -> dt.datetime | None:
+    """When the newest webhook delivery was received. Looked for in windows back from `now`
+    that grow fourfold (`within` first), so only the rows of the window that finds it are
+    read: on PostgreSQL received_at's BRIN index (migration 0011) skips older pages, where an
+    unbounded Max(received_at) would read weeks of rows. Past the retention window (where a
+    sync prunes), the last look has no bound."""
+    horizon = weeks.ONE_WEEK * (settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS + 1)
+    window = within
+    while True:
+        rows = WebhookDelivery.objects.all()
+        if window < horizon:
+            rows = rows.filter(received_at__gte=now - window)
+        last = rows.aggregate(last=Max("received_at"))["last"]
+        if last is not None or window >= horizon:
+            return last
+        window *= 4
 
 
 def _drop(week: numbers.Week | None, week_start: dt.date) -> str | None:

@@ -7,6 +7,7 @@ Either way the dedup key's insert decides: a key seen before changes nothing els
 
 import dataclasses
 import datetime as dt
+import uuid
 
 from django.db import connection, models, transaction
 from django.db.models import F
@@ -30,20 +31,22 @@ def write_delivery(
     key: str,
     week: dt.date,
     now: dt.datetime,
-    built_in_hash: str | None,
+    built_in_hash: bytes | None,
     increments: tuple[Increment, ...],
 ) -> Written:
     """Record the delivery `key` of `week`: the built-ins count it when `built_in_hash` is
     given (pageviews +1, visitors +1 if that hash is new), each of `increments` adds its
-    amount (a unique one only if its hash is new). A metric deleted meanwhile is skipped."""
+    amount (a unique one only if its hash is new). A metric deleted meanwhile is skipped.
+    `key` is stored as WebhookDelivery.key_for(key) (16 bytes)."""
+    stored_key = WebhookDelivery.key_for(key)
     if connection.vendor == "postgresql":
         return _in_one_statement(
-            key=key, week=week, now=now, built_in_hash=built_in_hash, increments=increments
+            key=stored_key, week=week, now=now, built_in_hash=built_in_hash, increments=increments
         )
     with transaction.atomic():
         # The unique key is the idempotency check: a concurrent or earlier delivery of the
         # same event inserts nothing here, and then nothing else may change.
-        if not _insert_if_new(WebhookDelivery, key=key, week_start=week, received_at=now):
+        if not _insert_if_new(WebhookDelivery, key=stored_key, week_start=week, received_at=now):
             return Written(counted=False)
         new_visitor = False
         if built_in_hash is not None:
@@ -92,7 +95,12 @@ def _add_to_value(*, week: dt.date, increment: Increment) -> bool:
 
 
 def _in_one_statement(
-    *, key: str, week: dt.date, now: dt.datetime, built_in_hash: str | None, increments: tuple[Increment, ...]
+    *,
+    key: uuid.UUID,
+    week: dt.date,
+    now: dt.datetime,
+    built_in_hash: bytes | None,
+    increments: tuple[Increment, ...],
 ) -> Written:
     """PostgreSQL: every step as one atomic statement, one round trip instead of a
     transaction's five or more. Each step runs only if the delivery's key was new (the
@@ -109,14 +117,14 @@ def _in_one_statement(
             ON CONFLICT DO NOTHING RETURNING 1
         ), visitor AS (
             INSERT INTO {visitor} (week_start, visitor_hash)
-            SELECT %(week)s, hash FROM unnest(%(hashes)s::text[]) AS wanted(hash)
+            SELECT %(week)s, hash FROM unnest(%(hashes)s::bytea[]) AS wanted(hash)
             WHERE EXISTS (SELECT 1 FROM delivery) ORDER BY hash
             ON CONFLICT DO NOTHING RETURNING visitor_hash
         ), week AS (
             INSERT INTO {week_row} (week_start, visitors, pageviews, created_at, updated_at)
             SELECT %(week)s, (SELECT count(*) FROM visitor WHERE visitor_hash = %(built_in)s), 1,
                 %(now)s, %(now)s
-            WHERE %(built_in)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM delivery)
+            WHERE %(built_in)s::bytea IS NOT NULL AND EXISTS (SELECT 1 FROM delivery)
             ON CONFLICT (week_start) DO UPDATE SET
                 visitors = {week_row}.visitors + EXCLUDED.visitors,
                 pageviews = {week_row}.pageviews + 1,
@@ -125,7 +133,7 @@ def _in_one_statement(
         ), metric_value AS (
             INSERT INTO {value} (metric_id, week_start, value)
             SELECT metric.id, %(week)s, added.amount
-            FROM unnest(%(ids)s::bigint[], %(amounts)s::float8[], %(metric_hashes)s::text[])
+            FROM unnest(%(ids)s::bigint[], %(amounts)s::float8[], %(metric_hashes)s::bytea[])
                 AS added(metric_id, amount, hash)
             JOIN {_table(Metric)} AS metric ON metric.id = added.metric_id
             WHERE EXISTS (SELECT 1 FROM delivery)
@@ -136,7 +144,7 @@ def _in_one_statement(
         ), touched AS (
             -- A delivery only user metrics count still changes the week: its Last-Modified moves.
             UPDATE {week_row} SET updated_at = %(now)s
-            WHERE week_start = %(week)s AND %(built_in)s::text IS NULL
+            WHERE week_start = %(week)s AND %(built_in)s::bytea IS NULL
                 AND EXISTS (SELECT 1 FROM metric_value)
         )
         SELECT (SELECT count(*) FROM delivery),

@@ -25,6 +25,7 @@ from metrics.core.db_deadline import database_deadline
 from metrics.core.definitions import Kind
 from metrics.core.property_values import summable
 from metrics.models import Metric
+from metrics.models.week_rows import KEY_BYTES
 
 # How long a process keeps the definitions it read (seconds).
 CACHE_SECONDS = 5.0
@@ -83,7 +84,7 @@ class Increment:
     metric_id: int
     key: str
     amount: float
-    visitor_hash: str | None = None
+    visitor_hash: bytes | None = None
 
 
 def matching(
@@ -130,11 +131,13 @@ def increments(
     return tuple(result)
 
 
-def visitor_hash(week: dt.date, visitor_id: str | None, metric_id: int | None = None) -> str:
+def visitor_hash(week: dt.date, visitor_id: str | None, metric_id: int | None = None) -> bytes:
     """The keyed hash WeekVisitor keeps: over "week:visitor" for the built-in visitors, over
-    "week:metric id:visitor" for a unique metric, so each has its own set per week."""
+    "week:metric id:visitor" for a unique metric, so each has its own set per week. The
+    first 16 bytes of the HMAC-SHA256 (before migration 0011: all 32, as 64 hex digits)."""
     message = f"{week}:{visitor_id}" if metric_id is None else f"{week}:{metric_id}:{visitor_id}"
-    return salted_hmac(VISITOR_HASH_PURPOSE, message, algorithm="sha256").hexdigest()
+    digest = salted_hmac(VISITOR_HASH_PURPOSE, message, algorithm="sha256").digest()
+    return digest[:KEY_BYTES]
 
 
 def destination_events(metrics: tuple[catalog.Counted, ...], *, built_in: tuple[str, ...]) -> tuple[str, ...]:

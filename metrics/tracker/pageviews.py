@@ -163,7 +163,7 @@ class _Delivery:
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     week: dt.date
-    built_in_hash: str | None
+    built_in_hash: bytes | None
     increments: tuple[metric_matches.Increment, ...]
 
 
