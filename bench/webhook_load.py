@@ -153,6 +153,51 @@ def load(port: int, *, clients: int, seconds: float, mode: str, processes: int, 
     }
 
 
+# --- CPU per request, by party ----------------------------------------------------------------
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and its live descendants, each with its reaped children's
+    (a gunicorn worker recycled by max_requests counts in the master's; an ended PostgreSQL
+    backend in the postmaster's). 0 if /proc cannot tell (not Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[int, list[tuple[int, float]]] = collections.defaultdict(list)
+    own = 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu = sum(int(value) for value in fields[11:15]) / ticks  # utime stime cutime cstime
+        if int(entry.name) == pid:
+            own = cpu
+        children[int(fields[1])].append((int(entry.name), cpu))
+    total, stack = own, [pid]
+    while stack:
+        for child, cpu in children.get(stack.pop(), []):
+            total += cpu
+            stack.append(child)
+    return total
+
+
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's main process, if this machine runs one (`pgrep`)."""
+    try:
+        found = subprocess.run(["pgrep", "-o", "-x", "postgres"], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return int(found.stdout.split()[0]) if found.stdout.split() else None
+
+
+def measured(phase, server_pid: int, database_pid: int | None) -> dict:
+    """Run `phase()` (a load) and add the CPU per request the server and the database spent."""
+    before = (process_tree_cpu(server_pid), process_tree_cpu(database_pid) if database_pid else 0.0)
+    result = phase()
+    after = (process_tree_cpu(server_pid), process_tree_cpu(database_pid) if database_pid else 0.0)
+    requests = max(1, result["requests"])
+    result["server_cpu_ms"] = (after[0] - before[0]) / requests * 1000
+    result["database_cpu_ms"] = (after[1] - before[1]) / requests * 1000 if database_pid else None
+    return result
+
+
 # --- Server ------------------------------------------------------------------------------
 def prepare_database(kind: str, pg_admin_url: str, db_name: str, workdir: Path) -> tuple[str, callable]:
     if kind == "sqlite":
@@ -253,8 +298,12 @@ def run_backend(kind: str, args, workdir: Path) -> dict:
     try:
         wait_until_up(port, server)
         common = {"clients": args.clients, "seconds": args.duration, "processes": args.client_processes}
-        trivial = load(port, mode="trivial", visitors=1, **common)
-        webhook = load(port, mode="webhook", visitors=args.visitors, **common)
+        # The database's CPU only where it runs here (it may serve other work meanwhile).
+        database_pid = postmaster_pid() if kind == "postgres" and _is_local(args.pg_admin_url) else None
+        trivial = measured(lambda: load(port, mode="trivial", visitors=1, **common), server.pid, database_pid)
+        webhook = measured(
+            lambda: load(port, mode="webhook", visitors=args.visitors, **common), server.pid, database_pid
+        )
     finally:
         server.terminate()
         try:
@@ -284,12 +333,19 @@ def run_backend(kind: str, args, workdir: Path) -> dict:
     }
 
 
+def _is_local(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
+
+
 def describe(phase: dict) -> str:
     errors = sum(n for status, n in phase["statuses"].items() if status != 200)
     five = sum(n for status, n in phase["statuses"].items() if status >= 500 or status == 0)
+    cpu = f"  CPU/request: server {phase['server_cpu_ms']:.2f} ms"
+    if phase.get("database_cpu_ms") is not None:
+        cpu += f", PostgreSQL {phase['database_cpu_ms']:.2f} ms"
     return (
         f"{phase['rate']:8.0f} req/s  p50 {phase['p50']:6.1f} ms  p99 {phase['p99']:6.1f} ms  "
-        f"requests {phase['requests']:6d}  non-200 {errors}  5xx/failed {five}"
+        f"requests {phase['requests']:6d}  non-200 {errors}  5xx/failed {five}{cpu}"
     )
 
 

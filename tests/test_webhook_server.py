@@ -163,7 +163,12 @@ def test_silent_database_is_a_503_within_posthogs_timeout_and_the_retry_counts_o
                     while status == HTTPStatus.SERVICE_UNAVAILABLE and time.monotonic() < given_up:
                         time.sleep(0.25)
                         status, document, _ = post(conn, retried)
-                    assert (status, document.get("status")) == (HTTPStatus.OK, "counted"), document
+                    # "duplicate" when the first attempt's statement was already on its way (a
+                    # connection that had just answered is used without a check): held by the
+                    # silent network, it reached the database once it answered again and was
+                    # counted then. Either way the event is counted once (asserted below).
+                    assert status == HTTPStatus.OK, document
+                    assert document.get("status") in {"counted", "duplicate"}, document
                     status, document, _ = post(conn, retried)
                     assert (status, document.get("status")) == (HTTPStatus.OK, "duplicate"), document
                 finally:

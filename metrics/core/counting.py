@@ -7,6 +7,7 @@ the host filter only leaves out events that name another host.
 """
 
 import dataclasses
+import functools
 import re
 
 from django.conf import settings
@@ -38,16 +39,28 @@ def _items(value: str) -> list[str]:
     return [item.strip() for item in value.split(",")]
 
 
+# Each delivery asks these; the settings are parsed once per value (keyed on the text, so a
+# changed setting, as tests' override_settings makes, still takes effect at once).
 def event_names() -> tuple[str, ...]:
     """The events that count (VISITORSYNC_EVENT, comma-separated), in the order given."""
-    names = [name for name in _items(settings.VISITORSYNC_EVENT) if name]
+    return _event_names(settings.VISITORSYNC_EVENT)
+
+
+@functools.lru_cache(maxsize=8)
+def _event_names(value: str) -> tuple[str, ...]:
+    names = [name for name in _items(value) if name]
     return tuple(dict.fromkeys(names)) or ("$pageview",)
 
 
 def host_patterns() -> tuple[HostPattern, ...]:
     """The hosts whose events count (VISITORSYNC_HOSTS); empty: every host."""
+    return _host_patterns(settings.VISITORSYNC_HOSTS)
+
+
+@functools.lru_cache(maxsize=8)
+def _host_patterns(value: str) -> tuple[HostPattern, ...]:
     patterns = []
-    for item in _items(settings.VISITORSYNC_HOSTS):
+    for item in _items(value):
         text = item.lower()
         if text and _HOST.match(text):
             patterns.append(HostPattern(host=text.removeprefix("*."), subdomains=text.startswith("*.")))
@@ -73,11 +86,20 @@ def counts_host(host: str | None) -> bool:
 
 def problems() -> list[str]:
     """Settings of what counts that cannot work as written, each with its fix."""
+    return list(
+        _problems(
+            settings.VISITORSYNC_EVENT, settings.VISITORSYNC_HOSTS, settings.VISITORSYNC_FILTER_TEST_ACCOUNTS
+        )
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _problems(event: str, hosts: str, filter_test_accounts: str) -> tuple[str, ...]:
     found = []
-    names = _items(settings.VISITORSYNC_EVENT)
-    if any(not name for name in names) and settings.VISITORSYNC_EVENT.strip():
+    names = _items(event)
+    if any(not name for name in names) and event.strip():
         found.append(
-            f"VISITORSYNC_EVENT={settings.VISITORSYNC_EVENT!r} has an empty event name: list event "
+            f"VISITORSYNC_EVENT={event!r} has an empty event name: list event "
             "names separated by commas, for example '$pageview,$screen'."
         )
     for name in names:
@@ -86,10 +108,10 @@ def problems() -> list[str]:
                 f"VISITORSYNC_EVENT: {name!r} is not an event name visitorsync can ask PostHog for "
                 "(quotes, backslashes, braces and line breaks are not allowed)."
             )
-    for item in _items(settings.VISITORSYNC_HOSTS):
-        if not item and settings.VISITORSYNC_HOSTS.strip():
+    for item in _items(hosts):
+        if not item and hosts.strip():
             found.append(
-                f"VISITORSYNC_HOSTS={settings.VISITORSYNC_HOSTS!r} has an empty host: list host "
+                f"VISITORSYNC_HOSTS={hosts!r} has an empty host: list host "
                 "names separated by commas, for example 'example.com,*.example.com'."
             )
         elif item and not _HOST.match(item.lower()):
@@ -98,10 +120,10 @@ def problems() -> list[str]:
                 "shows it, without a scheme or a path: 'example.com' (or 'localhost:8000'), "
                 "'*.example.com' for every subdomain."
             )
-    flag = settings.VISITORSYNC_FILTER_TEST_ACCOUNTS.strip().lower()
+    flag = filter_test_accounts.strip().lower()
     if flag not in _TRUE | _FALSE:
         found.append(
-            f"VISITORSYNC_FILTER_TEST_ACCOUNTS={settings.VISITORSYNC_FILTER_TEST_ACCOUNTS!r} is not "
+            f"VISITORSYNC_FILTER_TEST_ACCOUNTS={filter_test_accounts!r} is not "
             "a yes/no value: use true or false."
         )
-    return found
+    return tuple(found)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import enum
+import functools
 import hmac
 from collections.abc import Sequence
 
@@ -141,8 +142,19 @@ class WebhookConfig:
 
     @classmethod
     def from_settings(cls) -> "WebhookConfig":
+        # Read for every delivery: parsed once per pair of values (the instance is immutable),
+        # so a changed setting (tests' override_settings) still takes effect at once.
+        secret, signing_secret = settings.POSTHOG_WEBHOOK_SECRET, settings.POSTHOG_WEBHOOK_SIGNING_SECRET
+        try:
+            return _webhook_config(secret, signing_secret)
+        except TypeError:  # a list (allowed, as parse_secrets says) is not hashable: no cache
+            return cls.parse(secret, signing_secret)
+
+    @classmethod
+    def parse(cls, secret: str | None, signing_secret: str | None) -> "WebhookConfig":
+        """The configuration these two settings' values describe."""
         keys, problems = [], []
-        for position, item in enumerate(parse_secrets(settings.POSTHOG_WEBHOOK_SIGNING_SECRET), start=1):
+        for position, item in enumerate(parse_secrets(signing_secret), start=1):
             key = _signing_key(item)
             if key is None:
                 problems.append(
@@ -152,7 +164,7 @@ class WebhookConfig:
             else:
                 keys.append(key)
         return cls(
-            secrets=parse_secrets(settings.POSTHOG_WEBHOOK_SECRET),
+            secrets=parse_secrets(secret),
             signing_keys=tuple(keys),
             problems=tuple(problems),
         )
@@ -190,6 +202,11 @@ class WebhookConfig:
                 f"Accepted only because DEBUG is on; set {SECRET_SETTINGS} before going live."
             ]
         return []
+
+
+@functools.lru_cache(maxsize=8)
+def _webhook_config(secret: str | None, signing_secret: str | None) -> WebhookConfig:
+    return WebhookConfig.parse(secret, signing_secret)
 
 
 def _signing_key(secret: bytes) -> bytes | None:

@@ -23,7 +23,7 @@ from metrics.core.definitions import Kind
 from metrics.core.errors import InvalidPageview, RecordingUnavailable
 from metrics.core.logsafe import loggable
 from metrics.models import WebhookDelivery, WeekVisitor
-from metrics.tracker import metric_matches
+from metrics.tracker import delivery_connection, metric_matches
 from metrics.tracker.delivery_write import write_delivery
 
 logger = logging.getLogger(__name__)
@@ -178,22 +178,37 @@ def _record(delivery: _Delivery, *, planned: "_Plan | None", deadline: Deadline)
     week = delivery.week
     pauses = iter(RECORD_RETRY_PAUSES)
     while True:
+        skipped_check = False
         try:
-            _check_connection(deadline)
+            skipped_check = delivery_connection.check_connection(deadline)
             # The definitions are read here (when this process has no fresh copy), under the
             # deadline and after the connection's check, like every other wait of a delivery.
             plan = planned or delivery.plan(metric_matches.counted_metrics())
             if isinstance(plan, PageviewResult):
                 return plan
-            return _count(key=key, plan=plan)
+            result = _count(key=key, plan=plan)
+            delivery_connection.answered()
+            return result
         except OperationalError as err:
+            if delivery_connection.recheck_after_failure(skipped_check=skipped_check, deadline=deadline):
+                # The connection died after its last answer: what the skipped check would have
+                # found. Again at once on a new one (the uuid keeps it counted once).
+                logger.info(
+                    "webhook key=%s week=%s reconnecting after: %s", loggable(key), week, loggable(err)
+                )
+                continue
             reason = f"no answer within {deadline.seconds:g} s" if deadline.expired else err
             pause = next(pauses, None)
             # A retry helps after a deadlock, a serialization failure or a busy SQLite file,
             # on a connection that still works. Not once the time is up; not on a connection
             # that is gone (a new one may take DATABASE_CONNECT_TIMEOUT again, past PostHog's
             # patience: PostHog retries instead); not inside a caller's transaction (broken).
-            if pause is None or deadline.expired or connection.in_atomic_block or not _still_connected():
+            if (
+                pause is None
+                or deadline.expired
+                or connection.in_atomic_block
+                or not delivery_connection.still_connected()
+            ):
                 logger.error("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(reason))
                 if db_stall.timed_out(err):
                     db_stall.enter("opening a connection ran out DATABASE_CONNECT_TIMEOUT")
@@ -201,34 +216,9 @@ def _record(delivery: _Delivery, *, planned: "_Plan | None", deadline: Deadline)
             logger.warning("webhook key=%s week=%s retrying after: %s", loggable(key), week, loggable(err))
             time.sleep(pause)
         except DatabaseError as err:
+            delivery_connection.forget()
             logger.exception("webhook key=%s week=%s not recorded: %s", loggable(key), week, loggable(err))
             raise RecordingUnavailable(FAILED) from err
-
-
-def _check_connection(deadline: Deadline) -> None:
-    """Django's health check of a reused connection (CONN_HEALTH_CHECKS), under the deadline.
-
-    Run here rather than inside the first query, where Django, finding the connection dead,
-    would at once open a new one: after a silent database ran out the deadline, that would
-    wait DATABASE_CONNECT_TIMEOUT more.
-    """
-    if getattr(connection.connection, "closed", False):
-        # psycopg knows it is lost (an earlier deadline shut it). Django drops such a
-        # connection when a request starts; a caller outside a request would keep it.
-        connection.close()
-    connection.close_if_health_check_failed()
-    if deadline.expired:
-        raise OperationalError("the database did not answer the health check")
-
-
-def _still_connected() -> bool:
-    """After a failed statement: does the connection still work? If not, it is closed."""
-    if connection.connection is None:
-        return False
-    if connection.is_usable():
-        return True
-    connection.close()
-    return False
 
 
 def oldest_tracked_week(*, now: dt.datetime | None = None) -> dt.date:
