@@ -42,6 +42,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     ordering = ["-week_start"]
     actions = ["sync_selected_weeks", "export_selected_as_csv"]
     list_per_page = 52
+    # A last page of a few weeks joins the page before (53 weeks are one page, not 52 and 1).
+    list_orphans = 8
     fields = [
         "week_start",
         "visitors",
@@ -221,6 +223,11 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
         return csv_response(changelist.queryset)
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet, per_page: int, orphans: int = 0, **kwargs
+    ):
+        return super().get_paginator(request, queryset, per_page, orphans=self.list_orphans, **kwargs)
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return WeeklyChangeList
