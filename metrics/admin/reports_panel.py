@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 
 from metrics import jobs, reports
 from metrics.admin.buttons import sync_button
+from metrics.core import schedule
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_queued_summary
 from metrics.reports import alert_webhook
@@ -99,7 +100,8 @@ def _settings() -> list[tuple[str, str]]:
         ("VISITORSYNC_REPORT_RECIPIENTS", ", ".join(report_to) or "nobody: no weekly report"),
         (
             "VISITORSYNC_REPORT_SCHEDULE",
-            settings.VISITORSYNC_REPORT_SCHEDULE or "no crontab job (cron endpoint or command only)",
+            schedule.in_words(settings.VISITORSYNC_REPORT_SCHEDULE)
+            or "no crontab job (cron endpoint or command only)",
         ),
         ("VISITORSYNC_ALERT_RECIPIENTS", ", ".join(alert_to) or "nobody: no alert mail"),
         ("VISITORSYNC_ALERT_WEBHOOK_URL", alert_webhook.webhook_display() or "not set: no alert webhook"),

@@ -25,7 +25,7 @@ from metrics import catalog, jobs, tracker
 from metrics.admin import metric_changes, reports_panel
 from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
-from metrics.core import counting, secrets
+from metrics.core import counting, schedule, secrets
 from metrics.models import SyncRun
 from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
 
@@ -154,6 +154,7 @@ class SyncPage:
             "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
             "week_start_day": settings.VISITORSYNC_WEEK_START.capitalize() + "s",
             "stale_after_display": _hours(status.stale_after),
+            "sync_schedule": schedule.in_words(settings.VISITORSYNC_CRON_SCHEDULE),
             "abandon_after": settings.VISITORSYNC_SYNC_ABANDON_AFTER,
             "running_progress_url": (
                 reverse("admin:metrics_weeklymetric_sync_progress", args=[status.running.pk])
