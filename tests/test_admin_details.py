@@ -6,10 +6,12 @@ import re
 import pytest
 
 from metrics.core import weeks
-from metrics.models import WeeklyMetric
+from metrics.models import Metric, WeeklyMetric
 from tests.support.admin import SYNC_URL
+from tests.support.kpis import define
 
 LIST_URL = "/admin/metrics/weeklymetric/"
+METRICS_URL = "/admin/metrics/metric/"
 
 
 def make_weeks(count: int) -> None:
@@ -36,3 +38,32 @@ def test_the_schedules_are_in_words_on_the_sync_page(admin_client, settings):
     report = re.search(r"<code>VISITORSYNC_REPORT_SCHEDULE</code></th><td>(.*?)</td>", page).group(1)
     assert report == "Mondays at 06:30 (30 6 * * 1)"
     assert re.search(r'<td id="sync-schedule">Every 6 hours \(0 \*/6 \* \* \*\) ', page)
+
+
+@pytest.fixture
+def watched(db):
+    define(
+        {"key": "revenue", "name": "Revenue", "kind": "sum", "events": ["purchase"], "property": "amount",
+         "unit": "EUR", "target": 1500, "drop_alert": 0.5, "order": 1},
+        {"key": "signups", "name": "Signups", "kind": "count", "events": ["signed_up"], "target": 5,
+         "better": "lower", "order": 2},
+        {"key": "plain", "name": "Plain", "kind": "count", "events": ["x"], "order": 3},
+    )  # fmt: skip
+
+
+def test_targets_are_in_the_metrics_unit_and_built_ins_name_their_events(admin_client, watched, settings):
+    settings.VISITORSYNC_EVENT = "$pageview"
+    page = admin_client.get(METRICS_URL).content.decode()
+    targets = dict(
+        re.findall(
+            r'<a href="[^"]*">(\w+)</a></th>.*?<td class="field-target_display">(.*?)</td>', page, re.S
+        )
+    )
+    assert targets["revenue"] == "€1,500.00, higher is better"
+    assert targets["signups"] == "5, lower is better" and targets["plain"] == "-"
+    assert "1500.0" not in page and "5.0<" not in page
+    assert re.search(
+        r'<td class="field-events_text">\$pageview <span[^>]*>\(VISITORSYNC_EVENT\)</span>', page
+    )
+    form = admin_client.get(f"{METRICS_URL}{Metric.objects.get(key='revenue').pk}/change/").content.decode()
+    assert 'name="target" value="1500"' in form and "Now €1,500.00, higher is better." in form
