@@ -67,3 +67,11 @@ def test_targets_are_in_the_metrics_unit_and_built_ins_name_their_events(admin_c
     )
     form = admin_client.get(f"{METRICS_URL}{Metric.objects.get(key='revenue').pk}/change/").content.decode()
     assert 'name="target" value="1500"' in form and "Now €1,500.00, higher is better." in form
+
+
+def test_the_reports_panel_lists_each_watched_metric(admin_client, watched):
+    page = admin_client.get(SYNC_URL).content.decode()
+    lines = dict(re.findall(r"<tr><th scope=\"row\"><code>(.*?)</code></th><td>(.*?)</td></tr>", page))
+    assert lines["Revenue"] == "drop alert 50%; target €1,500.00 per week, higher is better"
+    assert lines["Signups"] == "target 5 per week, lower is better"
+    assert "Plain" not in lines

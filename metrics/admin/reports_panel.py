@@ -9,8 +9,9 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from metrics import jobs, reports
+from metrics import catalog, jobs, reports
 from metrics.admin.buttons import sync_button
+from metrics.admin.metric_text import target_text
 from metrics.core import schedule
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_queued_summary
@@ -108,4 +109,19 @@ def _settings() -> list[tuple[str, str]]:
         ("VISITORSYNC_ALERT_QUIET_HOURS", f"{settings.VISITORSYNC_ALERT_QUIET_HOURS:g} hours"),
         ("VISITORSYNC_ALERT_DROP", f"{settings.VISITORSYNC_ALERT_DROP * 100:g}% fewer visitors"),
         ("VISITORSYNC_BASE_URL", settings.VISITORSYNC_BASE_URL or "not set: links are paths only"),
+        *_metric_watches(),
     ]
+
+
+def _metric_watches() -> list[tuple[str, str]]:
+    """A line per metric with a drop alert or a target: what is watched, as the alerts watch it."""
+    lines = []
+    for definition in catalog.stored():
+        watches = []
+        if definition.drop_alert is not None:
+            watches.append(f"drop alert {definition.drop_alert * 100:g}%")
+        if definition.target is not None:
+            watches.append(f"target {target_text(definition, per_week=True)}")
+        if watches:
+            lines.append((definition.name, "; ".join(watches)))
+    return lines
