@@ -9,10 +9,11 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from metrics import catalog, jobs, reports
+from metrics import jobs, reports
 from metrics.admin.buttons import sync_button
 from metrics.admin.metric_text import target_text
 from metrics.core import schedule
+from metrics.core.definitions import MetricDefinition
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_queued_summary
 from metrics.reports import alert_webhook
@@ -59,11 +60,11 @@ class ReportsPanel:
         return redirect("admin:metrics_weeklymetric_sync")
 
 
-def panel_context() -> dict:
-    """The panel's part of the sync page's context."""
+def panel_context(definitions: tuple[MetricDefinition, ...]) -> dict:
+    """The panel's part of the sync page's context (`definitions`: `catalog.stored()`)."""
     last = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).first()
     return {
-        "report_settings": _settings(),
+        "report_settings": [*_settings(), *_metric_watches(definitions)],
         "last_report": last,
         # Everyone that week's last send reached (the same forced flag: one send of it).
         "last_report_recipients": (
@@ -109,14 +110,13 @@ def _settings() -> list[tuple[str, str]]:
         ("VISITORSYNC_ALERT_QUIET_HOURS", f"{settings.VISITORSYNC_ALERT_QUIET_HOURS:g} hours"),
         ("VISITORSYNC_ALERT_DROP", f"{settings.VISITORSYNC_ALERT_DROP * 100:g}% fewer visitors"),
         ("VISITORSYNC_BASE_URL", settings.VISITORSYNC_BASE_URL or "not set: links are paths only"),
-        *_metric_watches(),
     ]
 
 
-def _metric_watches() -> list[tuple[str, str]]:
+def _metric_watches(definitions: tuple[MetricDefinition, ...]) -> list[tuple[str, str]]:
     """A line per metric with a drop alert or a target: what is watched, as the alerts watch it."""
     lines = []
-    for definition in catalog.stored():
+    for definition in definitions:
         watches = []
         if definition.drop_alert is not None:
             watches.append(f"drop alert {definition.drop_alert * 100:g}%")

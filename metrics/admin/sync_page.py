@@ -26,6 +26,7 @@ from metrics.admin import metric_changes, reports_panel
 from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
 from metrics.core import counting, schedule, secrets
+from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import SyncRun
 from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
 
@@ -136,6 +137,7 @@ class SyncPage:
         model_admin = self.model_admin
         status = jobs.get_sync_status()
         can_view_runs = model_admin.has_view_runs_permission(request)
+        definitions = catalog.stored()  # one read for the webhook's events and the panel's watches
         return {
             **model_admin.admin_site.each_context(request),
             "title": "Sync with PostHog",
@@ -147,7 +149,7 @@ class SyncPage:
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
             "counting": _counting(),
-            "destination_events": destination_events(),
+            "destination_events": destination_events(definitions),
             **_planned_query(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
@@ -162,7 +164,7 @@ class SyncPage:
                 else ""
             ),
             **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
-            **reports_panel.panel_context(),
+            **reports_panel.panel_context(definitions),
         }
 
 
@@ -232,12 +234,14 @@ def _counting() -> list[tuple[str, str]]:
     ]
 
 
-def destination_events() -> tuple[str, ...]:
+def destination_events(definitions: tuple[MetricDefinition, ...]) -> tuple[str, ...]:
     """Every event the PostHog destination must send, as the webhook's health document lists
-    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (one query)."""
+    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (`definitions`:
+    `catalog.stored()`)."""
     names = [*counting.event_names()]
-    for metric in catalog.counted():
-        names.extend(metric.definition.events)
+    for definition in definitions:
+        if not definition.built_in and definition.kind is not Kind.RATIO:
+            names.extend(definition.events)
     return tuple(dict.fromkeys(names))
 
 
