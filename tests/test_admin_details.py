@@ -75,3 +75,25 @@ def test_the_reports_panel_lists_each_watched_metric(admin_client, watched):
     assert lines["Revenue"] == "drop alert 50%; target €1,500.00 per week, higher is better"
     assert lines["Signups"] == "target 5 per week, lower is better"
     assert "Plain" not in lines
+
+
+def test_one_week_is_not_a_chart_and_the_headline_skips_a_week_with_no_data(admin_client):
+    # A fresh install with the webhook's current week only.
+    WeeklyMetric.objects.create(week_start=weeks.current_week_start(), visitors=5, pageviews=9)
+    page = admin_client.get(LIST_URL).content.decode()
+    chart = page.split('id="weekly-chart"')[1]
+    assert "<svg" not in chart.split("</div>")[0]
+    assert "The chart appears once two weeks are stored; " in chart
+    note = re.search(r'<p class="vs-headline-note">(.*?)</p>', page, re.S).group(1)
+    assert note.startswith("This week:") and "last week" not in note.lower()
+    assert "last week" not in " ".join(re.findall(r"<h3>(.*?)</h3>", page)).lower()
+
+
+def test_two_weeks_are_a_chart_and_the_headline_names_both(admin_client):
+    current = weeks.current_week_start()
+    WeeklyMetric.objects.create(week_start=current, visitors=5, pageviews=9)
+    WeeklyMetric.objects.create(week_start=current - weeks.ONE_WEEK, visitors=50, pageviews=90)
+    page = admin_client.get(LIST_URL).content.decode()
+    assert "<svg" in page.split('id="weekly-chart"')[1] and "The chart appears once" not in page
+    note = re.search(r'<p class="vs-headline-note">(.*?)</p>', page, re.S).group(1)
+    assert note.startswith("Last week:") and "This week:" in note and "the same point of last week" in note
