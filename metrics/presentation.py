@@ -81,7 +81,7 @@ def error_text(err: tracker.TrackerError, *, details: bool = True) -> str:
     holder = err.run
     return (
         f"Sync #{holder.pk} ({holder.get_trigger_display()}) has been running since "
-        f"{timezone.localtime(holder.started_at):%Y-%m-%d %H:%M:%S %Z}; wait for it to finish."
+        f"{moment_text(holder.started_at)} {timezone.localtime(holder.started_at):%Z}; wait for it to finish."
     )
 
 
@@ -203,6 +203,12 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "newest_week": _date(status.newest_week),
         "oldest_week": _date(status.oldest_week),
     }
+
+
+def moment_text(moment: dt.datetime) -> str:
+    """A moment as every page writes it, 2026-12-06 01:51 in TIME_ZONE (the DATETIME_FORMAT of
+    visitorsync/formats, which Django's own fields follow)."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 def ago(moment: dt.datetime | None, depth: int = 2) -> str:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from metrics.core import weeks
-from metrics.models import Metric, WeeklyMetric
+from metrics.models import Metric, SyncRun, WeeklyMetric
 from tests.support.admin import SYNC_URL
 from tests.support.kpis import define
 
@@ -97,3 +97,38 @@ def test_two_weeks_are_a_chart_and_the_headline_names_both(admin_client):
     assert "<svg" in page.split('id="weekly-chart"')[1] and "The chart appears once" not in page
     note = re.search(r'<p class="vs-headline-note">(.*?)</p>', page, re.S).group(1)
     assert note.startswith("Last week:") and "This week:" in note and "the same point of last week" in note
+
+
+# Django's English DATE_FORMAT ("N j, Y"): "Dec. 6, 2026", "May 4, 2026" (the week column's
+# own "Nov 30 to Dec 6, 2026" is a range of days, written its own way).
+MONTH_NAME_DATE = re.compile(r"\b((Jan|Feb|Aug|Sept|Oct|Nov|Dec)\.|March|April|May|June|July) \d{1,2}, \d{4}")
+
+
+def visible_text(page: str) -> str:
+    """The page's text as read: no scripts, no queries (pre), no tags (titles and attributes left out)."""
+    page = re.sub(r"<(script|style|svg|pre)\b.*?</\1>", "", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_every_page_writes_moments_one_way(admin_client, posthog_stub):
+    admin_client.post(SYNC_URL)  # a sync: runs, weeks with their times
+    run = SyncRun.objects.get()
+    week = WeeklyMetric.objects.order_by("-week_start").first()
+    for url in (
+        SYNC_URL,
+        LIST_URL,
+        f"{LIST_URL}{week.pk}/change/",
+        "/admin/metrics/syncrun/",
+        f"/admin/metrics/syncrun/{run.pk}/change/",
+    ):
+        page = admin_client.get(url).content.decode()
+        text = visible_text(page)
+        assert not re.search(r"\b[ap]\.m\.|\bmidnight\b|\bnoon\b", text), url
+        assert not MONTH_NAME_DATE.search(text), (url, MONTH_NAME_DATE.search(text))
+        seconds = re.search(r".{80}\d{2}:\d{2}:\d{2}.{20}", text, re.S)
+        assert not seconds, (url, seconds and seconds.group(0))
+        moment = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}\b"
+        # The weekly list says "just now", with the moment as the title.
+        assert re.search(
+            moment, text if url != LIST_URL else " ".join(re.findall(r'title="([^"]*)"', page))
+        ), url

@@ -17,7 +17,6 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
@@ -28,7 +27,14 @@ from metrics.admin.forms import StartSyncForm
 from metrics.core import counting, schedule, secrets
 from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import SyncRun
-from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
+from metrics.presentation import (
+    error_response,
+    error_text,
+    http_status_for,
+    moment_text,
+    run_json,
+    run_summary,
+)
 
 RECENT_RUNS = 20
 LARGEST_CHANGES = 10
@@ -278,7 +284,7 @@ def _progress_json(run: SyncRun, *, details: bool) -> dict:
     """
     return {
         **run_json(run, trusted=details),
-        "started_at_display": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
+        "started_at_display": moment_text(run.started_at),
         "progress_url": reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]),
         **({"detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk])} if details else {}),
     }

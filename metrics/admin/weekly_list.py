@@ -19,7 +19,7 @@ from metrics.admin.sync_page import SyncPage
 from metrics.admin.weekly_filters import SyncedFilter, WeeklyChangeList
 from metrics.core.definitions import MetricDefinition
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import ago, error_text, run_summary
+from metrics.presentation import ago, error_text, moment_text, run_summary
 
 
 @admin.register(WeeklyMetric)
@@ -161,7 +161,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             return format_html('<span class="vs-quiet">{}</span>', "never")
         return format_html(
             '<span title="{}">{}</span>',
-            f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
+            f"{moment_text(obj.synced_at)} {timezone.localtime(obj.synced_at):%Z}",
             ago(obj.synced_at, depth=1),
         )
 
