@@ -38,7 +38,8 @@ def test_the_schedules_are_in_words_on_the_sync_page(admin_client, settings):
     report = re.search(r"<code>VISITORSYNC_REPORT_SCHEDULE</code></th><td>(.*?)</td>", page).group(1)
     assert report == "Mondays at 06:30 (30 6 * * 1)"
     assert re.search(
-        r'<td id="sync-schedule" title="VISITORSYNC_CRON_SCHEDULE[^"]*">Every 6 hours \(0 \*/6 \* \* \*\)</td>',
+        r'<td id="sync-schedule" title="VISITORSYNC_CRON_SCHEDULE[^"]*">'
+        r"Every 6 hours \(0 \*/6 \* \* \*\)</td>",
         page,
     )
 
