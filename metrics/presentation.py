@@ -52,6 +52,10 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
 )
 
 
+# The command prints a run's largest changes, not a line per week of a first sync's years.
+LARGEST_CHANGES = 10
+
+
 def http_status_for(err: Exception) -> HTTPStatus:
     """The HTTP answer to an error a door met, by its type."""
     for status, error_types in _ERROR_STATUSES:
@@ -77,7 +81,7 @@ def error_text(err: tracker.TrackerError, *, details: bool = True) -> str:
     holder = err.run
     return (
         f"Sync #{holder.pk} ({holder.get_trigger_display()}) has been running since "
-        f"{timezone.localtime(holder.started_at):%Y-%m-%d %H:%M:%S %Z}; wait for it to finish."
+        f"{moment_text(holder.started_at)} {timezone.localtime(holder.started_at):%Z}; wait for it to finish."
     )
 
 
@@ -135,15 +139,23 @@ def run_summary(run: SyncRun) -> str:
     )
 
 
-def change_lines(run: SyncRun) -> list[str]:
-    """One line per week the run changed, largest visitor change first."""
+def change_lines(run: SyncRun, *, limit: int | None = LARGEST_CHANGES) -> list[str]:
+    """A line per week the run changed, most telling first (WeekChange.rank): the first `limit`
+    (all when None), then "and N more" with where to see them all."""
+    changes = tracker.run_changes(run)
     lines = []
-    for change in tracker.run_changes(run):
+    for change in changes[:limit]:
         before = "new" if change.created else f"{change.visitors_before:,} / {change.pageviews_before:,}"
         after = f"{change.visitors_after:,} / {change.pageviews_after:,}"
         lines.append(
             f"week {change.week_start}: visitors / pageviews {before} -> {after} "
             f"({signed(change.visitors_delta)} visitors)"
+        )
+    if limit is not None and len(changes) > limit:
+        more = len(changes) - limit
+        lines.append(
+            f"and {more} more week{'s' if more != 1 else ''} changed "
+            f"(see sync #{run.pk} in the admin's sync runs; -v 2 prints every week)"
         )
     return lines
 
@@ -191,6 +203,12 @@ def status_json(status: tracker.SyncStatus, *, schedule: str, trusted: bool) -> 
         "newest_week": _date(status.newest_week),
         "oldest_week": _date(status.oldest_week),
     }
+
+
+def moment_text(moment: dt.datetime) -> str:
+    """A moment as every page writes it, 2026-12-06 01:51 in TIME_ZONE (the DATETIME_FORMAT of
+    visitorsync/formats, which Django's own fields follow)."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 def ago(moment: dt.datetime | None, depth: int = 2) -> str:

@@ -31,6 +31,19 @@ def test_default_syncs_all_and_prints_progress_and_summary(posthog_stub):
     assert "Synced 12 weeks" in out and "12 created, 0 updated, 0 unchanged; 1 PostHog query" in out
     assert WeeklyMetric.objects.count() == 12
     assert SyncRun.objects.get().trigger == SyncRun.Trigger.COMMAND
+    # The ten largest changes, not a line per week (issue 20 #19: a first sync's 53 lines).
+    week_lines = [line for line in out.splitlines() if line.startswith("  week ")]
+    assert len(week_lines) == 10 and all("new -> " in line for line in week_lines)
+    run = SyncRun.objects.get()
+    assert out.splitlines()[-1] == (
+        f"  and 2 more weeks changed (see sync #{run.pk} in the admin's sync runs; -v 2 prints every week)"
+    )
+
+
+def test_verbosity_2_prints_every_changed_week(posthog_stub):
+    out = run_command("-v", "2")
+    assert sum(line.startswith("  week ") for line in out.splitlines()) == 12
+    assert "more weeks changed" not in out
 
 
 def test_week_option_syncs_the_week_of_a_date(posthog_stub):

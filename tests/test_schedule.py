@@ -74,3 +74,42 @@ def test_an_expression_without_five_fields_says_so():
 def test_stale_after_is_twice_the_gap(settings):
     settings.VISITORSYNC_CRON_SCHEDULE = "0 */6 * * *"
     assert schedule.stale_after() == dt.timedelta(hours=12)
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("30 6 * * 1", "Mondays at 06:30"),
+        ("0 0 * * *", "Every day at 00:00"),
+        ("0 7,19 * * *", "Every day at 07:00 and 19:00"),
+        ("0 9 * * 1-5", "Monday to Friday at 09:00"),
+        ("0 9 * * mon-fri", "Monday to Friday at 09:00"),
+        ("0 8 * * 1-7", "Every day at 08:00"),
+        ("0 7 * * MON,WED,FRI", "Mondays, Wednesdays and Fridays at 07:00"),
+        ("0 8 * * 0,6", "Saturdays and Sundays at 08:00"),
+        ("0 0 * * 7", "Sundays at 00:00"),
+        ("0 */6 * * *", "Every 6 hours"),
+        ("15 */2 * * *", "Every 2 hours at :15"),
+        ("15 * * * 1-5", "Every hour at :15, Monday to Friday"),
+        ("*/15 * * * *", "Every 15 minutes"),
+        ("* * * * *", "Every minute"),
+    ],
+)
+def test_a_schedule_in_words_keeps_its_expression(expression, words):
+    assert schedule.in_words(expression) == f"{words} ({expression})"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 0 1 * *",
+        "0 0 * 1 *",
+        "0 9-17 * * *",
+        "5/15 * * * *",
+        "0 0 * * 5L",
+        "0 0 * * MON#2",
+        "0 0 * * 1-3,5",
+    ],
+)
+def test_a_schedule_not_said_plainly_is_its_expression(expression):
+    assert schedule.in_words(expression) == expression

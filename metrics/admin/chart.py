@@ -87,10 +87,11 @@ def weekly_chart(
 ) -> WeeklyChart | None:
     """The chart of the last `weeks_shown` weeks through the current one, starting at the first
     stored week among them, with the same weeks a year earlier (one query), and `targets`
-    (visitors, pageviews) as lines. None: no week of the period is stored."""
+    (visitors, pageviews) as lines. None: fewer than two weeks of the period are stored (one
+    point is not a chart; the page says why it waits)."""
     last = weeks.current_week_start()
     table = numbers.read_range(last - weeks.ONE_WEEK * (weeks_shown - 1), last, definitions=definitions)
-    if not table.weeks:
+    if len(table.weeks) < 2:
         return None
     first = table.weeks[0].week_start
     last_year = {

@@ -17,8 +17,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from metrics import catalog
 from metrics.admin.metric_form import BUILT_IN_FIXED, MetricForm
-from metrics.admin.metric_text import formatted
+from metrics.admin.metric_text import formatted, target_text
 from metrics.admin.preview_query import PREVIEW_WEEKS, run_preview
+from metrics.core import counting
 from metrics.core.definitions import BUILT_IN_KEYS
 from metrics.core.errors import InvalidMetricDefinition, PostHogError, PostHogNotConfigured
 from metrics.models import Metric
@@ -32,7 +33,7 @@ PENDING = "its definition is new or changed; the next full sync restates its wee
 class MetricAdmin(admin.ModelAdmin):
     form = MetricForm
     list_display = [
-        "key", "name", "kind", "events_text", "unit", "target", "in_report", "in_admin_list", "order",
+        "key", "name", "kind", "events_text", "unit", "target_display", "in_report", "in_admin_list", "order",
         "restatement",
     ]  # fmt: skip
     list_display_links = ["key", "name"]
@@ -63,11 +64,17 @@ class MetricAdmin(admin.ModelAdmin):
     def events_text(self, obj: Metric) -> str:
         if obj.key in BUILT_IN_KEYS:
             return format_html(
-                '<span title="{}">{}</span>', "the built-ins count its events", "VISITORSYNC_EVENT"
+                '{} <span class="vs-quiet" title="{}">(VISITORSYNC_EVENT)</span>',
+                ", ".join(counting.event_names()),
+                "the built-ins count the events of this setting",
             )
         if obj.kind == "ratio":
             return f"{obj.numerator} / {obj.denominator}"
         return ", ".join(obj.events)
+
+    @admin.display(description="Target per week", ordering="target")
+    def target_display(self, obj: Metric) -> str:
+        return "" if obj.target is None else target_text(obj)
 
     @admin.display(description="Stored weeks")
     def restatement(self, obj: Metric) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from metrics import catalog
+from metrics.admin.metric_text import target_text
 from metrics.core.definitions import (
     BUILT_IN_KEYS,
     Kind,
@@ -75,6 +76,11 @@ class MetricForm(forms.ModelForm):
         if instance.pk is not None:
             self.initial["events"] = ", ".join(instance.events or [])
             self.initial["properties"] = json.dumps(instance.properties) if instance.properties else ""
+            if instance.target is not None:
+                # 150, not 150.0; the help text says it in the metric's unit.
+                target = instance.target
+                self.initial["target"] = str(int(target)) if target.is_integer() else str(target)
+                self.fields["target"].help_text += f" Now {target_text(instance)}."
 
     @property
     def built_in(self) -> bool:

@@ -2,6 +2,7 @@
 one the report and alerts write), and a compact form for the weekly list's narrow columns."""
 
 import math
+from typing import Any
 
 from metrics import numbers
 from metrics.core.definitions import Kind
@@ -17,3 +18,10 @@ def formatted(value: float | None, *, unit: str, kind: Kind, compact: bool = Fal
     if kind is Kind.RATIO and unit == "number":
         return f"{value:,.3f}"  # signups per visitor: two places would read 0.03 for 0.034
     return numbers.format_value(value, unit)
+
+
+def target_text(metric: Any, *, per_week: bool = False) -> str:
+    """A metric's target (a Metric row or a definition with one) in its unit, with which way
+    is better: "€150.00, higher is better" ("€150.00 per week, higher is better")."""
+    value = formatted(metric.target, unit=metric.unit, kind=Kind(metric.kind))
+    return f"{value}{' per week' if per_week else ''}, {metric.better} is better"

@@ -11,6 +11,9 @@ from django.shortcuts import redirect
 
 from metrics import jobs, reports
 from metrics.admin.buttons import sync_button
+from metrics.admin.metric_text import target_text
+from metrics.core import schedule
+from metrics.core.definitions import MetricDefinition
 from metrics.models import Alert, ReportDelivery
 from metrics.presentation import report_queued_summary
 from metrics.reports import alert_webhook
@@ -57,11 +60,11 @@ class ReportsPanel:
         return redirect("admin:metrics_weeklymetric_sync")
 
 
-def panel_context() -> dict:
-    """The panel's part of the sync page's context."""
+def panel_context(definitions: tuple[MetricDefinition, ...]) -> dict:
+    """The panel's part of the sync page's context (`definitions`: `catalog.stored()`)."""
     last = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).first()
     return {
-        "report_settings": _settings(),
+        "report_settings": [*_settings(), *_metric_watches(definitions)],
         "last_report": last,
         # Everyone that week's last send reached (the same forced flag: one send of it).
         "last_report_recipients": (
@@ -99,7 +102,8 @@ def _settings() -> list[tuple[str, str]]:
         ("VISITORSYNC_REPORT_RECIPIENTS", ", ".join(report_to) or "nobody: no weekly report"),
         (
             "VISITORSYNC_REPORT_SCHEDULE",
-            settings.VISITORSYNC_REPORT_SCHEDULE or "no crontab job (cron endpoint or command only)",
+            schedule.in_words(settings.VISITORSYNC_REPORT_SCHEDULE)
+            or "no crontab job (cron endpoint or command only)",
         ),
         ("VISITORSYNC_ALERT_RECIPIENTS", ", ".join(alert_to) or "nobody: no alert mail"),
         ("VISITORSYNC_ALERT_WEBHOOK_URL", alert_webhook.webhook_display() or "not set: no alert webhook"),
@@ -107,3 +111,17 @@ def _settings() -> list[tuple[str, str]]:
         ("VISITORSYNC_ALERT_DROP", f"{settings.VISITORSYNC_ALERT_DROP * 100:g}% fewer visitors"),
         ("VISITORSYNC_BASE_URL", settings.VISITORSYNC_BASE_URL or "not set: links are paths only"),
     ]
+
+
+def _metric_watches(definitions: tuple[MetricDefinition, ...]) -> list[tuple[str, str]]:
+    """A line per metric with a drop alert or a target: what is watched, as the alerts watch it."""
+    lines = []
+    for definition in definitions:
+        watches = []
+        if definition.drop_alert is not None:
+            watches.append(f"drop alert {definition.drop_alert * 100:g}%")
+        if definition.target is not None:
+            watches.append(f"target {target_text(definition, per_week=True)}")
+        if watches:
+            lines.append((definition.name, "; ".join(watches)))
+    return lines

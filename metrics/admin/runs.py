@@ -2,13 +2,12 @@
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from metrics import catalog, jobs, tracker
 from metrics.admin import metric_changes
 from metrics.models import SyncRun
-from metrics.presentation import signed
+from metrics.presentation import moment_text, signed
 
 
 @admin.register(SyncRun)
@@ -86,7 +85,7 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Started", ordering="started_at")
     def started_display(self, obj: SyncRun) -> str:
-        return f"{timezone.localtime(obj.started_at):%Y-%m-%d %H:%M}"
+        return moment_text(obj.started_at)
 
     @admin.display(description="Weeks", ordering="weeks_checked")
     def weeks_display(self, obj: SyncRun) -> str:

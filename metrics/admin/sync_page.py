@@ -17,7 +17,6 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
@@ -25,9 +24,17 @@ from metrics import catalog, jobs, tracker
 from metrics.admin import metric_changes, reports_panel
 from metrics.admin.buttons import sync_button
 from metrics.admin.forms import StartSyncForm
-from metrics.core import counting, secrets
+from metrics.core import counting, schedule, secrets
+from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import SyncRun
-from metrics.presentation import error_response, error_text, http_status_for, run_json, run_summary
+from metrics.presentation import (
+    error_response,
+    error_text,
+    http_status_for,
+    moment_text,
+    run_json,
+    run_summary,
+)
 
 RECENT_RUNS = 20
 LARGEST_CHANGES = 10
@@ -136,6 +143,7 @@ class SyncPage:
         model_admin = self.model_admin
         status = jobs.get_sync_status()
         can_view_runs = model_admin.has_view_runs_permission(request)
+        definitions = catalog.stored()  # one read for the webhook's events and the panel's watches
         return {
             **model_admin.admin_site.each_context(request),
             "title": "Sync with PostHog",
@@ -147,13 +155,14 @@ class SyncPage:
             "recent_runs": SyncRun.objects.all()[:RECENT_RUNS] if can_view_runs else [],
             "integrations": _integrations(status),
             "counting": _counting(),
-            "destination_events": destination_events(),
+            "destination_events": destination_events(definitions),
             **_planned_query(status),
             "posthog_host": settings.POSTHOG_HOST,
             "posthog_project_id": settings.POSTHOG_PROJECT_ID,
             "visitorsync_timezone": settings.VISITORSYNC_TIMEZONE,
             "week_start_day": settings.VISITORSYNC_WEEK_START.capitalize() + "s",
             "stale_after_display": _hours(status.stale_after),
+            "sync_schedule": schedule.in_words(settings.VISITORSYNC_CRON_SCHEDULE),
             "abandon_after": settings.VISITORSYNC_SYNC_ABANDON_AFTER,
             "running_progress_url": (
                 reverse("admin:metrics_weeklymetric_sync_progress", args=[status.running.pk])
@@ -161,7 +170,7 @@ class SyncPage:
                 else ""
             ),
             **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
-            **reports_panel.panel_context(),
+            **reports_panel.panel_context(definitions),
         }
 
 
@@ -231,12 +240,14 @@ def _counting() -> list[tuple[str, str]]:
     ]
 
 
-def destination_events() -> tuple[str, ...]:
+def destination_events(definitions: tuple[MetricDefinition, ...]) -> tuple[str, ...]:
     """Every event the PostHog destination must send, as the webhook's health document lists
-    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (one query)."""
+    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (`definitions`:
+    `catalog.stored()`)."""
     names = [*counting.event_names()]
-    for metric in catalog.counted():
-        names.extend(metric.definition.events)
+    for definition in definitions:
+        if not definition.built_in and definition.kind is not Kind.RATIO:
+            names.extend(definition.events)
     return tuple(dict.fromkeys(names))
 
 
@@ -273,7 +284,7 @@ def _progress_json(run: SyncRun, *, details: bool) -> dict:
     """
     return {
         **run_json(run, trusted=details),
-        "started_at_display": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
+        "started_at_display": moment_text(run.started_at),
         "progress_url": reverse("admin:metrics_weeklymetric_sync_progress", args=[run.pk]),
         **({"detail_url": reverse("admin:metrics_syncrun_change", args=[run.pk])} if details else {}),
     }

@@ -19,7 +19,7 @@ from metrics.admin.sync_page import SyncPage
 from metrics.admin.weekly_filters import SyncedFilter, WeeklyChangeList
 from metrics.core.definitions import MetricDefinition
 from metrics.models import SyncRun, WeeklyMetric
-from metrics.presentation import ago, error_text, run_summary
+from metrics.presentation import ago, error_text, moment_text, run_summary
 
 
 @admin.register(WeeklyMetric)
@@ -42,6 +42,8 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
     ordering = ["-week_start"]
     actions = ["sync_selected_weeks", "export_selected_as_csv"]
     list_per_page = 52
+    # A last page of a few weeks joins the page before (53 weeks are one page, not 52 and 1).
+    list_orphans = 8
     fields = [
         "week_start",
         "visitors",
@@ -159,7 +161,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             return format_html('<span class="vs-quiet">{}</span>', "never")
         return format_html(
             '<span title="{}">{}</span>',
-            f"{timezone.localtime(obj.synced_at):%Y-%m-%d %H:%M:%S %Z}",
+            f"{moment_text(obj.synced_at)} {timezone.localtime(obj.synced_at):%Z}",
             ago(obj.synced_at, depth=1),
         )
 
@@ -221,6 +223,11 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
         return csv_response(changelist.queryset)
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet, per_page: int, orphans: int = 0, **kwargs
+    ):
+        return super().get_paginator(request, queryset, per_page, orphans=self.list_orphans, **kwargs)
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return WeeklyChangeList

@@ -94,3 +94,63 @@ def _days(expression: str) -> list[dt.datetime]:
 def stale_after() -> dt.timedelta:
     """Data is stale when no sync succeeded within twice the schedule's longest gap."""
     return 2 * longest_gap(settings.VISITORSYNC_CRON_SCHEDULE)
+
+
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_DAY_ABBREVIATIONS = {name[:3].upper(): str(number) for number, name in enumerate(_DAY_NAMES)}
+
+
+def in_words(expression: str) -> str:
+    """The schedule in words ("Mondays at 06:30", "every 6 hours"), followed by the expression
+    in parentheses; the expression alone where it has a shape not said plainly here (days of the
+    month, months, steps other than in the minute or hour alone)."""
+    fields = expression.split()
+    words = _say(*fields) if len(fields) == 5 else None
+    return f"{words[0].upper()}{words[1:]} ({expression})" if words else expression
+
+
+def _say(minute: str, hour: str, day: str, month: str, weekday: str) -> str | None:
+    days = _say_days(weekday) if day == month == "*" else None
+    if days is None:
+        return None
+    if minute.isdigit() and all(part.isdigit() for part in hour.split(",")):
+        times = [f"{int(h):02d}:{int(minute):02d}" for h in sorted(hour.split(","), key=int)]
+        return f"{days} at {_join(times)}"
+    if minute.isdigit() and hour == "*":
+        times = f"every hour at :{int(minute):02d}"
+    elif minute.isdigit() and (step := re.fullmatch(r"(?:\*|0)/(\d+)", hour)):
+        times = f"every {step[1]} hours" + (f" at :{int(minute):02d}" if int(minute) else "")
+    elif hour == "*" and (step := re.fullmatch(r"(?:\*|0)/(\d+)", minute)):
+        times = f"every {step[1]} minutes"
+    elif hour == minute == "*":
+        times = "every minute"
+    else:
+        return None
+    return times if days == "every day" else f"{times}, {days}"
+
+
+def _say_days(weekday: str) -> str | None:
+    """ "every day", "Mondays", "Monday to Friday", "Mondays and Thursdays", or None."""
+    text = weekday.upper()
+    for abbreviation, number in _DAY_ABBREVIATIONS.items():
+        text = text.replace(abbreviation, number)
+    if text == "*":
+        return "every day"
+    if not re.fullmatch(r"\d(-\d)?(,\d(-\d)?)*", text):
+        return None
+    parts = text.split(",")
+    if len(parts) == 1 and "-" in text:
+        first, last = (int(end) % 7 for end in text.split("-"))
+        return (
+            "every day"
+            if (first, last) == (0, 6) or (first, last) == (1, 0)
+            else (f"{_DAY_NAMES[first]} to {_DAY_NAMES[last]}")
+        )
+    if any("-" in part for part in parts):
+        return None
+    numbers = sorted({int(part) % 7 for part in parts}, key=lambda n: (n - 1) % 7)  # Monday first
+    return _join([f"{_DAY_NAMES[n]}s" for n in numbers])
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

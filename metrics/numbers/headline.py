@@ -52,12 +52,16 @@ def percent_text(change: float | None) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Headline:
-    """The headline figures; `elapsed` is the share of the current week gone by (0..1)."""
+    """The headline figures; `elapsed` is the share of the current week gone by (0..1);
+    `last_week_stored`, `current_week_stored`: whether the figures include that week (the
+    page says nothing of a week with no data)."""
 
     last_week: dt.date
     current_week: dt.date
     elapsed: float
     figures: list[Figure]
+    last_week_stored: bool = False
+    current_week_stored: bool = False
 
     @property
     def last_week_end(self) -> dt.date:
@@ -107,7 +111,12 @@ def headline(
                 )
             )
     return Headline(
-        last_week=last, current_week=current, elapsed=elapsed_share(current, now), figures=figures
+        last_week=last,
+        current_week=current,
+        elapsed=elapsed_share(current, now),
+        figures=figures,
+        last_week_stored=table.week(last) is not None,
+        current_week_stored=table.week(current) is not None,
     )
 
 

@@ -115,6 +115,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# One date format on every page, Django's own fields included (visitorsync/formats/en).
+FORMAT_MODULE_PATH = ["visitorsync.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -7,7 +7,7 @@ from metrics import jobs, tracker
 from metrics.core import weeks
 from metrics.management.arguments import WithoutPostHogWarning, date_argument
 from metrics.models import SyncRun
-from metrics.presentation import change_lines, run_summary
+from metrics.presentation import LARGEST_CHANGES, change_lines, run_summary
 
 
 class Command(WithoutPostHogWarning):
@@ -49,7 +49,7 @@ class Command(WithoutPostHogWarning):
             after.run()  # the failure alert; bounded by the send deadlines
             raise CommandError(f"Sync{which} failed: {err}") from None
         self.stdout.write(self.style.SUCCESS(run_summary(run)))
-        for line in change_lines(run):
+        for line in change_lines(run, limit=None if self.verbosity >= 2 else LARGEST_CHANGES):
             self.stdout.write(f"  {line}")
         self.stdout.flush()
         after.run()
