@@ -24,49 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-USER_METRICS = [
-    {"key": "signups", "name": "Signups", "kind": "count", "events": ["signed_up"]},
-    {
-        "key": "pro_buyers",
-        "name": "Pro buyers",
-        "kind": "unique",
-        "events": ["purchase"],
-        "properties": [{"key": "plan", "operator": "exact", "value": ["pro"]}],
-    },
-    {"key": "revenue", "name": "Revenue", "kind": "sum", "events": ["purchase"], "property": "amount"},
-    {
-        "key": "paid_signups",
-        "name": "Paid signups",
-        "kind": "count",
-        "events": ["signed_up"],
-        "properties": [{"key": "plan", "operator": "is_not", "value": ["free"]}],
-    },
-    {
-        "key": "team_buyers",
-        "name": "Team buyers",
-        "kind": "unique",
-        "events": ["purchase"],
-        "properties": [{"key": "plan", "operator": "icontains", "value": ["team"]}],
-    },
-    {"key": "buyers", "name": "Buyers", "kind": "unique", "events": ["purchase"]},
-    {
-        "key": "planless",
-        "name": "Planless signups",
-        "kind": "count",
-        "events": ["signed_up"],
-        "properties": [{"key": "plan", "operator": "is_not_set"}],
-    },
-    {
-        "key": "pro_revenue",
-        "name": "Pro revenue",
-        "kind": "sum",
-        "events": ["purchase"],
-        "property": "amount",
-        "properties": [{"key": "plan", "operator": "exact", "value": ["pro"]}],
-    },
-    {"key": "activations", "name": "Activations", "kind": "unique", "events": ["project_created"]},
-    {"key": "projects", "name": "Projects", "kind": "count", "events": ["project_created"]},
-]
+from tests.support.metric_files import EVERY_OPERATOR  # noqa: E402 (after the path above)
+
+# The counted ones (no ratio): ten user-defined metrics, every kind and operator.
+USER_METRICS = [m for m in EVERY_OPERATOR["metrics"] if m["kind"] != "ratio"]
 
 
 def setup_django(db_path: str) -> None:

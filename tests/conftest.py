@@ -65,6 +65,24 @@ def posthog_stub(settings, stub_events):
 
 
 @pytest.fixture
+def stub_with(settings):
+    """Start a loopback PostHog stub holding the events given (`stub_with(events, **options)`),
+    with settings pointing the client at the last one started; all are stopped after the test."""
+    stubs = []
+
+    def start(events, **options) -> PostHogStub:
+        stub = PostHogStub(events=events, timezone=settings.VISITORSYNC_TIMEZONE, **options).start()
+        stubs.append(stub)
+        settings.POSTHOG_HOST, settings.POSTHOG_PROJECT_ID = stub.url, stub.project_id
+        settings.POSTHOG_API_KEY = stub.api_key
+        return stub
+
+    yield start
+    for stub in stubs:
+        stub.stop()
+
+
+@pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to."""
     from tests.support.mailserver import SMTPServer

@@ -18,7 +18,7 @@ from metrics import tracker
 from metrics.core import weeks
 from metrics.models import SyncRun, WeeklyMetric
 from tests.support.helpers import stored_numbers
-from tests.support.posthog_stub import Event, PostHogStub, weekly_truth
+from tests.support.posthog_stub import Event, weekly_truth
 from tests.support.webhook_payloads import pageview, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("endpoint_secrets")]
@@ -79,22 +79,6 @@ def counting_settings(settings):
     settings.VISITORSYNC_BACKFILL_WEEKS = 6
     settings.VISITORSYNC_WEBHOOK_RETENTION_WEEKS = 8
     return settings
-
-
-@pytest.fixture
-def stub_with(settings):
-    stubs = []
-
-    def start(events, **options) -> PostHogStub:
-        stub = PostHogStub(events=events, timezone=settings.VISITORSYNC_TIMEZONE, **options).start()
-        stubs.append(stub)
-        settings.POSTHOG_HOST, settings.POSTHOG_PROJECT_ID = stub.url, stub.project_id
-        settings.POSTHOG_API_KEY = stub.api_key
-        return stub
-
-    yield start
-    for stub in stubs:
-        stub.stop()
 
 
 def test_the_sync_and_the_webhook_count_the_site_only_and_agree(counting_settings, stub_with, client):

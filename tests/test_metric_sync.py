@@ -22,7 +22,8 @@ from metrics.models import MetricValue, SyncRun
 from metrics.posthog import PostHogClient, QueriedMetric
 from metrics.posthog.query import read_weekly_counts
 from tests.support.helpers import stored_numbers
-from tests.support.posthog_stub import Event, PostHogStub, week_start, weekly_truth
+from tests.support.metric_files import EVERY_OPERATOR as METRICS
+from tests.support.posthog_stub import Event, week_start, weekly_truth
 
 pytestmark = pytest.mark.django_db
 
@@ -30,71 +31,6 @@ SITE, STAGING = "example.com", "staging.example.com"
 WEEKS_BACK = 6
 AMOUNTS = [12.5, "7.25", None, True, "", "n/a", 3, "10", False, 0.1]  # None: no `amount` at all
 PLANS = ["pro", "team", "free", None, "Pro"]  # None: no `plan` at all
-
-METRICS = {
-    "metrics": [
-        {"key": "signups", "name": "Signups", "kind": "count", "events": ["signed_up"]},
-        {
-            "key": "pro_buyers",
-            "name": "Pro buyers",
-            "kind": "unique",
-            "events": ["purchase"],
-            "properties": [{"key": "plan", "operator": "exact", "value": ["pro"]}],
-        },
-        {"key": "revenue", "name": "Revenue", "kind": "sum", "events": ["purchase"], "property": "amount"},
-        {
-            "key": "paid_signups",
-            "name": "Paid signups",
-            "kind": "count",
-            "events": ["signed_up"],
-            "properties": [{"key": "plan", "operator": "is_not", "value": ["free"]}],
-        },
-        {
-            "key": "team_purchases",
-            "name": "Team purchases",
-            "kind": "count",
-            "events": ["purchase"],
-            "properties": [{"key": "plan", "operator": "icontains", "value": ["TEA"]}],
-        },
-        {
-            "key": "non_team_buyers",
-            "name": "Non-team buyers",
-            "kind": "unique",
-            "events": ["purchase"],
-            "properties": [{"key": "plan", "operator": "not_icontains", "value": ["tea"]}],
-        },
-        {
-            "key": "planned_signups",
-            "name": "Signups with a plan",
-            "kind": "count",
-            "events": ["signed_up"],
-            "properties": [{"key": "plan", "operator": "is_set"}],
-        },
-        {
-            "key": "planless_actions",
-            "name": "Signups and purchases without a plan",
-            "kind": "count",
-            "events": ["signed_up", "purchase"],
-            "properties": [{"key": "plan", "operator": "is_not_set"}],
-        },
-        {
-            "key": "pro_revenue",
-            "name": "Pro and team revenue",
-            "kind": "sum",
-            "events": ["purchase"],
-            "property": "amount",
-            "properties": [{"key": "plan", "operator": "exact", "value": ["pro", "team"]}],
-        },
-        {"key": "visits", "name": "Pageviews again", "kind": "count", "events": ["$pageview"]},
-        {
-            "key": "signup_rate",
-            "name": "Signup rate",
-            "kind": "ratio",
-            "numerator": "signups",
-            "denominator": "visitors",
-        },
-    ]
-}
 
 
 def fixture_events(*, seed: int) -> list[Event]:
@@ -206,22 +142,6 @@ def metric_settings(settings):
     settings.VISITORSYNC_HOSTS = SITE
     settings.VISITORSYNC_BACKFILL_WEEKS = WEEKS_BACK + 1
     return settings
-
-
-@pytest.fixture
-def stub_with(settings):
-    stubs = []
-
-    def start(events, **options) -> PostHogStub:
-        stub = PostHogStub(events=events, timezone=settings.VISITORSYNC_TIMEZONE, **options).start()
-        stubs.append(stub)
-        settings.POSTHOG_HOST, settings.POSTHOG_PROJECT_ID = stub.url, stub.project_id
-        settings.POSTHOG_API_KEY = stub.api_key
-        return stub
-
-    yield start
-    for stub in stubs:
-        stub.stop()
 
 
 def sync(first: dt.date | None = None, **options) -> SyncRun:
