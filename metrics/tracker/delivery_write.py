@@ -61,6 +61,10 @@ def write_delivery(
                 # First event of a new week; a concurrent delivery or sync may create it too.
                 WeeklyMetric.objects.bulk_create([WeeklyMetric(week_start=week)], ignore_conflicts=True)
                 week_rows.update(**values)
+        elif increments:
+            # Only user metrics count it, yet the week changes: its Last-Modified (the stats
+            # API's) moves. The week's row first, as everywhere (see the PostgreSQL statement).
+            WeeklyMetric.objects.filter(week_start=week).update(updated_at=now)
         changed = set()
         for increment in increments:
             if increment.visitor_hash is not None and not _insert_if_new(
@@ -69,9 +73,6 @@ def write_delivery(
                 continue
             if _add_to_value(week=week, increment=increment):
                 changed.add(increment.metric_id)
-        if changed and built_in_hash is None:
-            # The week's numbers changed: its Last-Modified (the stats API's) moves too.
-            WeeklyMetric.objects.filter(week_start=week).update(updated_at=now)
     return Written(counted=True, new_visitor=new_visitor, changed=frozenset(changed))
 
 
@@ -130,22 +131,26 @@ def _in_one_statement(
                 pageviews = {week_row}.pageviews + 1,
                 updated_at = EXCLUDED.updated_at
             RETURNING 1
+        ), touched AS (
+            -- A delivery only user metrics count still changes the week: its Last-Modified moves.
+            UPDATE {week_row} SET updated_at = %(now)s
+            WHERE week_start = %(week)s AND %(built_in)s::bytea IS NULL
+                AND cardinality(%(ids)s::bigint[]) > 0 AND EXISTS (SELECT 1 FROM delivery)
+            RETURNING 1
         ), metric_value AS (
             INSERT INTO {value} (metric_id, week_start, value)
             SELECT metric.id, %(week)s, added.amount
             FROM unnest(%(ids)s::bigint[], %(amounts)s::float8[], %(metric_hashes)s::bytea[])
                 AS added(metric_id, amount, hash)
             JOIN {_table(Metric)} AS metric ON metric.id = added.metric_id
+            -- The week's row is locked first (by `week` or `touched`), as the sync locks it before
+            -- the metric rows: one order for every writer, so no two can deadlock.
             WHERE EXISTS (SELECT 1 FROM delivery)
+                AND (SELECT count(*) FROM week) + (SELECT count(*) FROM touched) >= 0
                 AND (added.hash IS NULL OR added.hash IN (SELECT visitor_hash FROM visitor))
             ORDER BY metric.id
             ON CONFLICT (week_start, metric_id) DO UPDATE SET value = {value}.value + EXCLUDED.value
             RETURNING metric_id
-        ), touched AS (
-            -- A delivery only user metrics count still changes the week: its Last-Modified moves.
-            UPDATE {week_row} SET updated_at = %(now)s
-            WHERE week_start = %(week)s AND %(built_in)s::bytea IS NULL
-                AND EXISTS (SELECT 1 FROM metric_value)
         )
         SELECT (SELECT count(*) FROM delivery),
             (SELECT count(*) FROM visitor WHERE visitor_hash = %(built_in)s),
