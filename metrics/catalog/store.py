@@ -62,7 +62,7 @@ def save(definition: MetricDefinition) -> None:
     with transaction.atomic():
         current = _read(Metric.objects.select_for_update())
         check_together(merged(current, [definition]))
-        _write(definition)
+        _write(definition, old=next((d for d in current if d.key == definition.key), None))
 
 
 def delete(key: str) -> None:
@@ -121,7 +121,7 @@ def import_document(document: Any, *, dry_run: bool) -> ImportPlan:
         if not dry_run:
             for definition in incoming:
                 if definition.key not in unchanged:
-                    _write(definition)
+                    _write(definition, old=by_key.get(definition.key))
     return ImportPlan(tuple(created), tuple(updated), tuple(unchanged), dry_run)
 
 
@@ -173,13 +173,14 @@ def mark_restated(*, counted_before: dt.datetime) -> None:
     Metric.objects.filter(restate_since__lte=counted_before).update(restate_since=None)
 
 
-def _write(definition: MetricDefinition) -> None:
-    old = Metric.objects.filter(key=definition.key).first()
+def _write(definition: MetricDefinition, *, old: MetricDefinition | None) -> None:
+    """Create or update `definition`'s row; `old`: the stored definition of its key (read, locked,
+    by the caller), None for a new one."""
     # A ratio is computed from stored numbers when read: nothing of it waits for a sync.
     counts_anew = (
         not definition.built_in
         and definition.kind is not Kind.RATIO
-        and (old is None or _counting(parse_definition(_raw(old))) != _counting(definition))
+        and (old is None or _counting(old) != _counting(definition))
     )
     Metric.objects.update_or_create(
         key=definition.key,

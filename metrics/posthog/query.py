@@ -81,7 +81,7 @@ def weekly_counts_query(
     """
     all_events = list(dict.fromkeys([*events, *(name for m in metrics for name in m.definition.events)]))
     conditions = [
-        f"event IN ({', '.join(hogql_string(name) for name in all_events)})",
+        _event_condition(all_events),
         f"timestamp >= toDateTime({hogql_string(_utc_iso(start))})",
         f"timestamp < toDateTime({hogql_string(_utc_iso(end))})",
     ]

@@ -93,7 +93,7 @@ def write(
                 new.append(
                     MetricValue(metric_id=metric.id, week_start=week, value=after, posthog_value=after)
                 )
-            elif row["value"] != after or row["posthog_value"] != after:
+            elif not (same(metric, row["value"], after) and same(metric, row["posthog_value"], after)):
                 updates.append((row["id"], after, row["value"]))
     MetricValue.objects.bulk_create(new, ignore_conflicts=True)
     # A webhook may have created one of those rows since the snapshot: its row won (the
@@ -126,7 +126,10 @@ def mark_restated(*, run: SyncRun, week_starts: list[dt.date]) -> None:
     if not week_starts:
         return
     first, last = week_starts[0], week_starts[-1]
-    earliest = WeeklyMetric.objects.aggregate(first=Min("week_start"))["first"]
+    # The earliest week a full sync starts from (sync._all_weeks ignores rows older than
+    # PostHog's data, put there by hand).
+    stored = WeeklyMetric.objects.filter(week_start__gte=weeks.EARLIEST_DAY)
+    earliest = stored.aggregate(first=Min("week_start"))["first"]
     every_week = len(week_starts) == (last - first).days // 7 + 1
     if every_week and earliest is not None and first <= earliest and last >= weeks.current_week_start():
         catalog.mark_restated(counted_before=run.started_at)
