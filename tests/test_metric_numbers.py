@@ -3,6 +3,7 @@ show it: built-ins from the week row, user-defined ones from MetricValue rows (n
 ratios computed per week (null over a zero denominator), typed as docs/api.md says."""
 
 import json
+import re
 from http import HTTPStatus
 from pathlib import Path
 
@@ -165,3 +166,18 @@ def test_headline_figures_of_any_metric_in_its_unit_and_a_ratio_never_prorated()
     assert rate.compared_label == "last week (4.0%)" and rate.change == pytest.approx(0.25)
     assert figures["visitors", "last week"].compared_label == ""  # the week before is not stored
     assert [f.key for f in numbers.headline(now=now).figures] == ["visitors", "pageviews"] * 2
+
+
+def test_headline_colours_a_change_by_what_it_means_not_its_sign(admin_client):
+    """A rise of a lower-is-better metric (refunds) is bad news: red, though the arrow is up."""
+    define()
+    last = weeks.current_week_start() - weeks.ONE_WEEK
+    store(last - weeks.ONE_WEEK, visitors=100, signups=10, refunds=2)
+    store(last, visitors=150, signups=5, refunds=4)
+    figures = {f.key: f for f in numbers.headline(keys=["visitors", "signups", "refunds"]).figures}
+    assert figures["refunds"].change > 0 and figures["refunds"].change_class == "vs-down"
+    assert figures["visitors"].change > 0 and figures["visitors"].change_class == "vs-up"
+    assert figures["signups"].change < 0 and figures["signups"].change_class == "vs-down"
+    page = admin_client.get("/admin/metrics/weeklymetric/").content.decode()
+    refunds = re.search(r"<h3>Refunds, last week</h3>.*?<p>(.*?)</p>", page, re.S).group(1)
+    assert refunds.startswith('<span class="vs-down">▲ +100.0%</span>'), refunds
