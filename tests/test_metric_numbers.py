@@ -9,10 +9,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.utils import timezone
 
 from metrics import numbers
 from metrics.core import weeks
-from metrics.models import Metric, MetricValue
+from metrics.models import Metric, MetricValue, WeeklyMetric
 from tests.support.kpis import define, store
 from tests.support.stats_api import TOKEN, get, read_csv
 
@@ -81,11 +82,21 @@ def test_sums_are_rounded_to_six_places_and_webhook_counts_per_metric():
     store(current, visitors=10, revenue=0.1)
     revenue = Metric.objects.get(key="revenue")
     MetricValue.objects.filter(metric=revenue).update(value=0.1 + 0.2, posthog_value=0.1)
+    # A metric defined after the week's last sync: only the webhook wrote its row.
+    MetricValue.objects.create(week_start=current, metric=Metric.objects.get(key="signups"), value=3)
     week = numbers.read_range(current, current).week(current)
     assert week.value("revenue") == 0.3
+    # Before the week's first sync nothing is "since the last sync", for any metric.
+    assert [week.from_webhook(key) for key in ("visitors", "revenue", "signups")] == [None] * 3
+    WeeklyMetric.objects.filter(week_start=current).update(
+        synced_at=timezone.now(), posthog_visitors=8, posthog_pageviews=0
+    )
+    week = numbers.read_range(current, current).week(current)
+    assert week.from_webhook("visitors") == 2
     assert week.from_webhook("revenue") == pytest.approx(0.2)
-    assert week.from_webhook("signups") is None  # no sync has counted it
-    assert week.from_webhook("signup_rate") is None
+    assert week.from_webhook("signups") == 3  # the sync did not count it: all from the webhook
+    assert week.from_webhook("refunds") == 0  # no row: 0, none of it from the webhook
+    assert week.from_webhook("signup_rate") is None  # a ratio is computed, never counted
 
 
 def test_api_json_has_every_metric_and_matches_the_openapi_document(client, tokens, three_weeks):
