@@ -25,6 +25,7 @@ class Figure:
     unit: str = "number"  # the metric's unit (metrics.numbers.units)
     key: str = ""
     better: Better = Better.HIGHER  # which way of the change is good news
+    kind: Kind = Kind.COUNT  # a ratio in "number" is written with three places
 
     @property
     def change_class(self) -> str:
@@ -42,7 +43,7 @@ class Figure:
 
     @property
     def value_text(self) -> str:
-        return format_value(self.value, self.unit)
+        return format_value(self.value, self.unit, kind=self.kind)
 
     @property
     def change_text(self) -> str:
@@ -120,6 +121,7 @@ def headline(
                     unit=unit,
                     key=name,
                     better=definition.better,
+                    kind=definition.kind,
                 )
             )
     return Headline(
@@ -136,6 +138,8 @@ def _compared_label(base: float | None, unit: str, *, prorated: bool, ratio: boo
     if base is None:
         return ""
     if ratio:
-        return f"{'last week' if prorated else 'the week before'} ({format_value(base, unit)})"
+        return (
+            f"{'last week' if prorated else 'the week before'} ({format_value(base, unit, kind=Kind.RATIO)})"
+        )
     text = format_value(round(base) if unit == "number" else base, unit)
     return f"last week's total prorated to this point (≈{text})" if prorated else f"the week before ({text})"
