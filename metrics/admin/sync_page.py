@@ -36,6 +36,9 @@ from metrics.presentation import (
     run_summary,
 )
 
+# Not re-exported by metrics.tracker (yet): the one list of the destination's events.
+from metrics.tracker import metric_matches
+
 RECENT_RUNS = 20
 LARGEST_CHANGES = 10
 
@@ -241,14 +244,15 @@ def _counting() -> list[tuple[str, str]]:
 
 
 def destination_events(definitions: tuple[MetricDefinition, ...]) -> tuple[str, ...]:
-    """Every event the PostHog destination must send, as the webhook's health document lists
-    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (`definitions`:
-    `catalog.stored()`)."""
-    names = [*counting.event_names()]
-    for definition in definitions:
-        if not definition.built_in and definition.kind is not Kind.RATIO:
-            names.extend(definition.events)
-    return tuple(dict.fromkeys(names))
+    """Every event the PostHog destination must send, as the webhook itself lists them
+    (`tracker`'s `destination_events`): VISITORSYNC_EVENT's, then each counted user-defined
+    metric's (`definitions`: `catalog.stored()`, already read by the page)."""
+    counted = tuple(
+        catalog.Counted(id=0, definition=definition)  # the id is not read: only the events
+        for definition in definitions
+        if not definition.built_in and definition.kind is not Kind.RATIO
+    )
+    return metric_matches.destination_events(counted, built_in=counting.event_names())
 
 
 def _planned_query(status: tracker.SyncStatus) -> dict:
