@@ -142,6 +142,14 @@ def test_admin_csv_export_stays_byte_equal_to_the_apis(admin_client, client, tok
     assert exported.content == get(client, f"format=csv&from={first}&to={third}").content
 
 
+def test_admin_csv_export_reads_the_definitions_once(admin_client, three_weeks, django_assert_num_queries):
+    admin_client.get("/admin/metrics/weeklymetric/export.csv")  # the session is warm
+    # session, user, the definitions (once, for the list and the file), the changelist's two
+    # counts, the weeks, the weeks around them, the MetricValue rows
+    with django_assert_num_queries(8):
+        assert admin_client.get("/admin/metrics/weeklymetric/export.csv").status_code == HTTPStatus.OK
+
+
 @pytest.mark.parametrize("count", [3, 60])
 def test_query_count_does_not_grow_with_weeks_or_metrics(client, tokens, django_assert_num_queries, count):
     define()

@@ -188,7 +188,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected weeks as CSV", permissions=["view"])
     def export_selected_as_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        return csv_response(queryset)
+        return csv_response(queryset, definitions=_metrics(request))
 
     def get_urls(self):
         """Every custom page of this admin, ahead of Django's own (which would take "sync" for
@@ -222,7 +222,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             changelist = super().get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
-        return csv_response(changelist.queryset)
+        return csv_response(changelist.queryset, definitions=_metrics(request))
 
     def get_paginator(
         self, request: HttpRequest, queryset: QuerySet, per_page: int, orphans: int = 0, **kwargs
@@ -284,9 +284,15 @@ def _built_in_targets(request: HttpRequest) -> dict[str, int]:
     return {d.key: round(d.target) for d in _metrics(request) if d.built_in and d.target is not None}
 
 
-def csv_response(queryset: QuerySet) -> HttpResponse:
-    """The weeks of `queryset` as the stats API's CSV, for download."""
-    rows = numbers.read_weeks(queryset.order_by()).weeks
-    response = HttpResponse(numbers.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
+def csv_response(queryset: QuerySet, *, definitions: tuple[MetricDefinition, ...]) -> HttpResponse:
+    """The weeks of `queryset` as the stats API's CSV, for download (`definitions`: the
+    request's `catalog.stored()`, read once for the list and the file)."""
+    table = numbers.read_weeks(queryset.order_by(), definitions=definitions)
+    rows = table.weeks
+    response = HttpResponse(
+        # The definitions the rows were read with: one read of them, as the stats API.
+        numbers.write_csv(rows, definitions=table.definitions),
+        content_type="text/csv; charset=utf-8; header=present",
+    )
     response["Content-Disposition"] = f'attachment; filename="{numbers.csv_filename(rows)}"'
     return response
