@@ -28,6 +28,7 @@ from metrics.core import counting, schedule, secrets
 from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import SyncRun
 from metrics.presentation import (
+    LARGEST_CHANGES,
     error_response,
     error_text,
     http_status_for,
@@ -40,7 +41,6 @@ from metrics.presentation import (
 from metrics.tracker import metric_matches
 
 RECENT_RUNS = 20
-LARGEST_CHANGES = 10
 
 
 class SyncPage:
@@ -172,7 +172,7 @@ class SyncPage:
                 if status.running
                 else ""
             ),
-            **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
+            **(_result_context(status.last_run, definitions) if status.last_run and can_view_runs else {}),
             **reports_panel.panel_context(definitions),
         }
 
@@ -267,14 +267,16 @@ def _planned_query(status: tracker.SyncStatus) -> dict:
     }
 
 
-def _result_context(run: SyncRun) -> dict:
+def _result_context(run: SyncRun, definitions: tuple[MetricDefinition, ...] | None = None) -> dict:
+    """The run's result; `definitions`: `catalog.stored()` if the page read it (else read only
+    when a user-defined metric moved: the metrics that moved are shown in words)."""
     changes = tracker.run_changes(run)[:LARGEST_CHANGES]
-    # The user-defined metrics that moved, in words; the definitions are read only when one did.
-    with_metrics = any(change.metrics for change in changes)
+    if (with_metrics := any(change.metrics for change in changes)) and definitions is None:
+        definitions = catalog.stored()
     return {
         "result_run": run,
         "result_changes": changes,
-        "result_rows": metric_changes.change_rows(changes, catalog.stored() if with_metrics else ()),
+        "result_rows": metric_changes.change_rows(changes, definitions if with_metrics else ()),
         "result_with_metrics": with_metrics,
         "result_more_changes": max(0, len(run.changes) - LARGEST_CHANGES),
     }
