@@ -52,7 +52,8 @@ _ERROR_STATUSES: tuple[tuple[HTTPStatus, tuple[type[Exception], ...]], ...] = (
 )
 
 
-# The command prints a run's largest changes, not a line per week of a first sync's years.
+# The command and the admin's sync page show a run's largest changes, not a line per week of
+# a first sync's years.
 LARGEST_CHANGES = 10
 
 

@@ -130,3 +130,19 @@ def test_the_migration_keeps_existing_alerts_one_open_per_kind():
     ]
     with pytest.raises(IntegrityError), transaction.atomic():
         Alert.objects.create(kind="drop", message="again")
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_the_checks_queries_do_not_grow_with_the_metrics(django_assert_max_num_queries, count):
+    """Every metric off target and its alert open (the steady state after its start): the open
+    alerts are read once, not once per condition."""
+    for n in range(count):
+        define({"key": f"m{n}", "name": f"M{n}", "kind": "count", "events": [f"e{n}"], "target": 10})
+    store(reports.last_complete_week(), visitors=5)  # every metric 0, below its target
+    alerts.check()
+    assert Alert.objects.filter(kind=Alert.Kind.OFF_TARGET, resolved_at__isnull=True).count() == count
+    # the open alerts, the weeks, the definitions, the MetricValue rows, the last run, the
+    # stale check's, the quiet webhook check's four: 10 whatever the number of metrics
+    with django_assert_max_num_queries(10):
+        alerts.check()
+    assert Alert.objects.filter(kind=Alert.Kind.OFF_TARGET, resolved_at__isnull=True).count() == count

@@ -3,15 +3,17 @@ show it: built-ins from the week row, user-defined ones from MetricValue rows (n
 ratios computed per week (null over a zero denominator), typed as docs/api.md says."""
 
 import json
+import re
 from http import HTTPStatus
 from pathlib import Path
 
 import jsonschema
 import pytest
+from django.utils import timezone
 
 from metrics import numbers
 from metrics.core import weeks
-from metrics.models import Metric, MetricValue
+from metrics.models import Metric, MetricValue, WeeklyMetric
 from tests.support.kpis import define, store
 from tests.support.stats_api import TOKEN, get, read_csv
 
@@ -80,11 +82,21 @@ def test_sums_are_rounded_to_six_places_and_webhook_counts_per_metric():
     store(current, visitors=10, revenue=0.1)
     revenue = Metric.objects.get(key="revenue")
     MetricValue.objects.filter(metric=revenue).update(value=0.1 + 0.2, posthog_value=0.1)
+    # A metric defined after the week's last sync: only the webhook wrote its row.
+    MetricValue.objects.create(week_start=current, metric=Metric.objects.get(key="signups"), value=3)
     week = numbers.read_range(current, current).week(current)
     assert week.value("revenue") == 0.3
+    # Before the week's first sync nothing is "since the last sync", for any metric.
+    assert [week.from_webhook(key) for key in ("visitors", "revenue", "signups")] == [None] * 3
+    WeeklyMetric.objects.filter(week_start=current).update(
+        synced_at=timezone.now(), posthog_visitors=8, posthog_pageviews=0
+    )
+    week = numbers.read_range(current, current).week(current)
+    assert week.from_webhook("visitors") == 2
     assert week.from_webhook("revenue") == pytest.approx(0.2)
-    assert week.from_webhook("signups") is None  # no sync has counted it
-    assert week.from_webhook("signup_rate") is None
+    assert week.from_webhook("signups") == 3  # the sync did not count it: all from the webhook
+    assert week.from_webhook("refunds") == 0  # no row: 0, none of it from the webhook
+    assert week.from_webhook("signup_rate") is None  # a ratio is computed, never counted
 
 
 def test_api_json_has_every_metric_and_matches_the_openapi_document(client, tokens, three_weeks):
@@ -130,6 +142,14 @@ def test_admin_csv_export_stays_byte_equal_to_the_apis(admin_client, client, tok
     assert exported.content == get(client, f"format=csv&from={first}&to={third}").content
 
 
+def test_admin_csv_export_reads_the_definitions_once(admin_client, three_weeks, django_assert_num_queries):
+    admin_client.get("/admin/metrics/weeklymetric/export.csv")  # the session is warm
+    # session, user, the definitions (once, for the list and the file), the changelist's two
+    # counts, the weeks, the weeks around them, the MetricValue rows
+    with django_assert_num_queries(8):
+        assert admin_client.get("/admin/metrics/weeklymetric/export.csv").status_code == HTTPStatus.OK
+
+
 @pytest.mark.parametrize("count", [3, 60])
 def test_query_count_does_not_grow_with_weeks_or_metrics(client, tokens, django_assert_num_queries, count):
     define()
@@ -165,3 +185,18 @@ def test_headline_figures_of_any_metric_in_its_unit_and_a_ratio_never_prorated()
     assert rate.compared_label == "last week (4.0%)" and rate.change == pytest.approx(0.25)
     assert figures["visitors", "last week"].compared_label == ""  # the week before is not stored
     assert [f.key for f in numbers.headline(now=now).figures] == ["visitors", "pageviews"] * 2
+
+
+def test_headline_colours_a_change_by_what_it_means_not_its_sign(admin_client):
+    """A rise of a lower-is-better metric (refunds) is bad news: red, though the arrow is up."""
+    define()
+    last = weeks.current_week_start() - weeks.ONE_WEEK
+    store(last - weeks.ONE_WEEK, visitors=100, signups=10, refunds=2)
+    store(last, visitors=150, signups=5, refunds=4)
+    figures = {f.key: f for f in numbers.headline(keys=["visitors", "signups", "refunds"]).figures}
+    assert figures["refunds"].change > 0 and figures["refunds"].change_class == "vs-down"
+    assert figures["visitors"].change > 0 and figures["visitors"].change_class == "vs-up"
+    assert figures["signups"].change < 0 and figures["signups"].change_class == "vs-down"
+    page = admin_client.get("/admin/metrics/weeklymetric/").content.decode()
+    refunds = re.search(r"<h3>Refunds, last week</h3>.*?<p>(.*?)</p>", page, re.S).group(1)
+    assert refunds.startswith('<span class="vs-down">▲ +100.0%</span>'), refunds

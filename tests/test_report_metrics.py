@@ -4,7 +4,9 @@ week before, the same week last year, its target (met or missed, by `better`), i
 import pytest
 
 from metrics import numbers, reports
+from metrics.admin.metric_text import formatted
 from metrics.core import weeks
+from metrics.core.definitions import Kind
 from metrics.models import Metric
 from tests.support.kpis import define, store
 
@@ -83,7 +85,26 @@ def test_without_user_metrics_the_report_has_no_metric_section():
         (99.5, "CHF", "99.50 CHF"),
         (0.0342, "percent", "3.4%"),
         (None, "percent", "n/a"),
+        (float("nan"), "number", "n/a"),
     ],
 )
 def test_units(value, unit, text):
     assert numbers.format_value(value, unit) == text
+
+
+def test_a_ratio_shown_as_a_plain_number_reads_the_same_in_the_report_the_headline_and_the_admin(
+    report_week,
+):
+    """Signups per visitor with three places everywhere (two would read 0.03 for 0.034)."""
+    Metric.objects.filter(key="signup_rate").update(unit="number")
+    store(report_week, visitors=1000, signups=34)
+    [rate] = [line for line in reports.build_report().lines if line.key == "signup_rate"]
+    assert rate.value_text == "0.034" and rate.target_text == "met (at least 0.030)"
+    assert rate.previous_text == "0.050 (-32.0%)"
+    [figure, *_] = numbers.headline(keys=["signup_rate"]).figures
+    assert figure.value_text == "0.034" and figure.compared_label == "the week before (0.050)"
+    assert formatted(0.034, unit="number", kind=Kind.RATIO) == "0.034"
+    assert numbers.format_value(0.034, "number") == "0.03"  # not a ratio: two places
+    # The admin's only differences: "-" for no number, a currency's compact column form.
+    assert formatted(None, unit="number", kind=Kind.RATIO) == "-"
+    assert formatted(12345.6, unit="EUR", kind=Kind.SUM, compact=True) == "12,346"

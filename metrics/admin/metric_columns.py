@@ -10,18 +10,12 @@ from collections.abc import Callable, Sequence
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from metrics import catalog
 from metrics.admin.metric_text import formatted
 from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import WeeklyMetric
 
 # The WeeklyMetric list's columns of the built-ins, by metric key.
 BUILT_IN_COLUMNS = {"visitors": "visitors_display", "pageviews": "pageviews_display"}
-
-
-def listed() -> tuple[MetricDefinition, ...]:
-    """The metrics with a column: those marked in_admin_list, in display order."""
-    return tuple(definition for definition in catalog.stored() if definition.in_admin_list)
 
 
 def list_display(base: Sequence[str], definitions: Sequence[MetricDefinition]) -> list[str | Callable]:

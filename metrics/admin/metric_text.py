@@ -1,5 +1,6 @@
 """How the admin writes a metric's number: the read model's text (`numbers.format_value`, the
-one the report and alerts write), and a compact form for the weekly list's narrow columns."""
+one the report and alerts write), with the admin's "-" for no number (Django admin's empty
+value) and a compact form for the weekly list's narrow columns."""
 
 import math
 from typing import Any
@@ -15,9 +16,7 @@ def formatted(value: float | None, *, unit: str, kind: Kind, compact: bool = Fal
         return "-"
     if compact and unit not in ("number", "percent"):
         return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:,.2f}"
-    if kind is Kind.RATIO and unit == "number":
-        return f"{value:,.3f}"  # signups per visitor: two places would read 0.03 for 0.034
-    return numbers.format_value(value, unit)
+    return numbers.format_value(value, unit, kind=kind)
 
 
 def target_text(metric: Any, *, per_week: bool = False) -> str:

@@ -2,10 +2,9 @@
 list's "Via webhook" column) and the week's page table (its number, PostHog's at the last
 sync, via webhook), all from the read model (`numbers.Week`), no query of its own.
 
-"Via webhook" of a user-defined count, unique or sum metric is its value minus PostHog's at
-the last sync, or all of it when PostHog's is null (the metric was not synced in that week: new,
-or only the webhook wrote its row). The built-ins keep `Week.from_webhook` (None before the
-first sync). A ratio is computed, never counted: it has none.
+"Via webhook" of every metric is `Week.from_webhook`: none before the week's first sync and
+for a ratio; else its number less PostHog's at the last sync (all of it for a metric defined
+since).
 """
 
 from collections.abc import Sequence
@@ -19,19 +18,6 @@ from metrics.admin.metric_text import formatted
 from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import WeeklyMetric
 from metrics.presentation import signed
-
-
-def from_webhook(week: numbers.Week, definition: MetricDefinition) -> float | None:
-    """What the webhook counted for `definition` in `week` since the last sync (see the module)."""
-    key = definition.key
-    if definition.built_in:
-        return week.from_webhook(key)
-    if definition.kind is Kind.RATIO:
-        return None
-    value = week.metrics.get(key)
-    if value is None:
-        return None
-    return value - (week.posthog_values.get(key) or 0)
 
 
 def signed_text(delta: float, definition: MetricDefinition) -> str:
@@ -62,7 +48,7 @@ def webhook_lines(week: numbers.Week, definitions: Sequence[MetricDefinition]) -
     moved = [
         (definition, delta)
         for definition in definitions
-        if not definition.built_in and (delta := from_webhook(week, definition))
+        if not definition.built_in and (delta := week.from_webhook(definition.key))
     ]
     return format_html_join(
         "",
@@ -89,7 +75,7 @@ def week_table(week: numbers.Week, definitions: Sequence[MetricDefinition]) -> S
     rows = []
     for definition in definitions:
         value = week.value(definition.key)
-        delta = from_webhook(week, definition)
+        delta = week.from_webhook(definition.key)
         rows.append(
             (
                 definition.key,

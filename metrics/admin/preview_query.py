@@ -8,8 +8,9 @@ operands, as its metrics: what the preview shows is what the next sync would sto
 import dataclasses
 import datetime as dt
 
+from metrics import numbers
 from metrics.core import weeks
-from metrics.core.definitions import Kind, MetricDefinition, built_ins
+from metrics.core.definitions import Kind, MetricDefinition
 from metrics.posthog import PostHogClient, QueriedMetric, WeekCount
 
 PREVIEW_WEEKS = 8
@@ -36,10 +37,11 @@ def preview_weeks(*, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
 
 
 def operands(definition: MetricDefinition, stored: tuple[MetricDefinition, ...]) -> list[MetricDefinition]:
-    """The counted metrics the query needs: the definition itself, or a ratio's two operands."""
+    """The counted metrics the query needs: the definition itself, or a ratio's two operands
+    (`stored`: `catalog.stored()`, the built-ins included)."""
     if definition.kind is not Kind.RATIO:
         return [definition]
-    by_key = {d.key: d for d in (*built_ins(), *stored)}
+    by_key = {d.key: d for d in stored}
     return [by_key[definition.numerator], by_key[definition.denominator]]
 
 
@@ -68,7 +70,7 @@ def run_preview(
         values = [_value(operand, count, asked) for operand in counted]
         value: float | None = values[0]
         if definition.kind is Kind.RATIO:
-            value = values[0] / values[1] if values[1] else None
+            value = numbers.ratio(values[0], values[1])  # as the stored weeks compute it
         shown.append(PreviewWeek(week, value, week == current))
     query = client.weekly_counts_query(first_week=first, last_week=last, metrics=metrics)
     return Preview(definition, shown, query["query"])

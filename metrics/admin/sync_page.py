@@ -28,6 +28,7 @@ from metrics.core import counting, schedule, secrets
 from metrics.core.definitions import Kind, MetricDefinition
 from metrics.models import SyncRun
 from metrics.presentation import (
+    LARGEST_CHANGES,
     error_response,
     error_text,
     http_status_for,
@@ -36,8 +37,10 @@ from metrics.presentation import (
     run_summary,
 )
 
+# Not re-exported by metrics.tracker (yet): the one list of the destination's events.
+from metrics.tracker import metric_matches
+
 RECENT_RUNS = 20
-LARGEST_CHANGES = 10
 
 
 class SyncPage:
@@ -169,7 +172,7 @@ class SyncPage:
                 if status.running
                 else ""
             ),
-            **(_result_context(status.last_run) if status.last_run and can_view_runs else {}),
+            **(_result_context(status.last_run, definitions) if status.last_run and can_view_runs else {}),
             **reports_panel.panel_context(definitions),
         }
 
@@ -241,14 +244,15 @@ def _counting() -> list[tuple[str, str]]:
 
 
 def destination_events(definitions: tuple[MetricDefinition, ...]) -> tuple[str, ...]:
-    """Every event the PostHog destination must send, as the webhook's health document lists
-    them (`send_events`): VISITORSYNC_EVENT's, then each user-defined metric's (`definitions`:
-    `catalog.stored()`)."""
-    names = [*counting.event_names()]
-    for definition in definitions:
-        if not definition.built_in and definition.kind is not Kind.RATIO:
-            names.extend(definition.events)
-    return tuple(dict.fromkeys(names))
+    """Every event the PostHog destination must send, as the webhook itself lists them
+    (`tracker`'s `destination_events`): VISITORSYNC_EVENT's, then each counted user-defined
+    metric's (`definitions`: `catalog.stored()`, already read by the page)."""
+    counted = tuple(
+        catalog.Counted(id=0, definition=definition)  # the id is not read: only the events
+        for definition in definitions
+        if not definition.built_in and definition.kind is not Kind.RATIO
+    )
+    return metric_matches.destination_events(counted, built_in=counting.event_names())
 
 
 def _planned_query(status: tracker.SyncStatus) -> dict:
@@ -263,14 +267,16 @@ def _planned_query(status: tracker.SyncStatus) -> dict:
     }
 
 
-def _result_context(run: SyncRun) -> dict:
+def _result_context(run: SyncRun, definitions: tuple[MetricDefinition, ...] | None = None) -> dict:
+    """The run's result; `definitions`: `catalog.stored()` if the page read it (else read only
+    when a user-defined metric moved: the metrics that moved are shown in words)."""
     changes = tracker.run_changes(run)[:LARGEST_CHANGES]
-    # The user-defined metrics that moved, in words; the definitions are read only when one did.
-    with_metrics = any(change.metrics for change in changes)
+    if (with_metrics := any(change.metrics for change in changes)) and definitions is None:
+        definitions = catalog.stored()
     return {
         "result_run": run,
         "result_changes": changes,
-        "result_rows": metric_changes.change_rows(changes, catalog.stored() if with_metrics else ()),
+        "result_rows": metric_changes.change_rows(changes, definitions if with_metrics else ()),
         "result_with_metrics": with_metrics,
         "result_more_changes": max(0, len(run.changes) - LARGEST_CHANGES),
     }

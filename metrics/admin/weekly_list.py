@@ -188,7 +188,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected weeks as CSV", permissions=["view"])
     def export_selected_as_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        return csv_response(queryset)
+        return csv_response(queryset, definitions=_metrics(request))
 
     def get_urls(self):
         """Every custom page of this admin, ahead of Django's own (which would take "sync" for
@@ -222,7 +222,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             changelist = super().get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:metrics_weeklymetric_changelist"))
-        return csv_response(changelist.queryset)
+        return csv_response(changelist.queryset, definitions=_metrics(request))
 
     def get_paginator(
         self, request: HttpRequest, queryset: QuerySet, per_page: int, orphans: int = 0, **kwargs
@@ -234,8 +234,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest):
         """The columns, with one per listed metric (metric_columns.py)."""
-        listed = [definition for definition in _metrics(request) if definition.in_admin_list]
-        return metric_columns.list_display(super().get_list_display(request), listed)
+        return metric_columns.list_display(super().get_list_display(request), _listed(request))
 
     def get_changelist_instance(self, request: HttpRequest):
         """The list, each shown week with its numbers from the read model (`obj.numbers`): one
@@ -243,7 +242,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
         the list's filters and date drill-down leave them out."""
         changelist = super().get_changelist_instance(request)
         table = numbers.read_weeks(changelist.result_list, definitions=_metrics(request))
-        listed = [definition for definition in _metrics(request) if definition.in_admin_list]
+        listed = _listed(request)
         for obj in changelist.result_list:
             obj.numbers = table.week(obj.week_start)
             obj.metric_values = obj.numbers.metrics if obj.numbers else {}
@@ -263,7 +262,7 @@ class WeeklyMetricAdmin(admin.ModelAdmin):
             "metric_panels": metric_chart.panels(weekly_chart, _metrics(request)),
             # A card per listed metric: the built-ins, then each user-defined one in its order.
             "headline": numbers.headline(
-                keys=[d.key for d in _metrics(request) if d.in_admin_list], definitions=_metrics(request)
+                keys=[d.key for d in _listed(request)], definitions=_metrics(request)
             ),
             "pending_restatement": metric_week.pending_notes(_metrics(request)),
             "sync_url": reverse("admin:metrics_weeklymetric_sync"),
@@ -279,14 +278,22 @@ def _metrics(request: HttpRequest) -> tuple[MetricDefinition, ...]:
     return request.vs_metrics
 
 
+def _listed(request: HttpRequest) -> tuple[MetricDefinition, ...]:
+    """The metrics with a column and a headline card: those marked in_admin_list, in order."""
+    return tuple(definition for definition in _metrics(request) if definition.in_admin_list)
+
+
 def _built_in_targets(request: HttpRequest) -> dict[str, int]:
     """The built-ins' targets per week, for the chart's lines."""
     return {d.key: round(d.target) for d in _metrics(request) if d.built_in and d.target is not None}
 
 
-def csv_response(queryset: QuerySet) -> HttpResponse:
-    """The weeks of `queryset` as the stats API's CSV, for download."""
-    rows = numbers.read_weeks(queryset.order_by()).weeks
-    response = HttpResponse(numbers.write_csv(rows), content_type="text/csv; charset=utf-8; header=present")
+def csv_response(queryset: QuerySet, *, definitions: tuple[MetricDefinition, ...]) -> HttpResponse:
+    """The weeks of `queryset` as the stats API's CSV, for download (`definitions`: the
+    request's `catalog.stored()`, read once for the list and the file)."""
+    table = numbers.read_weeks(queryset.order_by(), definitions=definitions)
+    rows = table.weeks
+    text = numbers.write_csv(rows, definitions=table.definitions)  # as the stats API does
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8; header=present")
     response["Content-Disposition"] = f'attachment; filename="{numbers.csv_filename(rows)}"'
     return response

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from metrics.core import weeks
-from metrics.core.definitions import Kind, MetricDefinition
+from metrics.core.definitions import Better, Kind, MetricDefinition
 from metrics.numbers.table import read_range
 from metrics.numbers.units import format_value
 from metrics.numbers.week import METRICS, change_between, elapsed_share, week_before, week_end
@@ -24,6 +24,18 @@ class Figure:
     compared_label: str
     unit: str = "number"  # the metric's unit (metrics.numbers.units)
     key: str = ""
+    better: Better = Better.HIGHER  # which way of the change is good news
+    kind: Kind = Kind.COUNT  # a ratio in "number" is written with three places
+
+    @property
+    def change_class(self) -> str:
+        """The change's CSS class by what it means, not its sign: "vs-up" (green) when it moved
+        the better way, "vs-down" (red) the worse way, "vs-quiet" for none or no change; a rise
+        of a lower-is-better metric is red."""
+        change = self.change
+        if not change:
+            return "vs-quiet"
+        return "vs-up" if (change > 0) == (self.better is Better.HIGHER) else "vs-down"
 
     @property
     def change(self) -> float | None:
@@ -31,7 +43,7 @@ class Figure:
 
     @property
     def value_text(self) -> str:
-        return format_value(self.value, self.unit)
+        return format_value(self.value, self.unit, kind=self.kind)
 
     @property
     def change_text(self) -> str:
@@ -108,6 +120,8 @@ def headline(
                     compared_label=_compared_label(base, unit, prorated=prorated, ratio=ratio),
                     unit=unit,
                     key=name,
+                    better=definition.better,
+                    kind=definition.kind,
                 )
             )
     return Headline(
@@ -124,6 +138,8 @@ def _compared_label(base: float | None, unit: str, *, prorated: bool, ratio: boo
     if base is None:
         return ""
     if ratio:
-        return f"{'last week' if prorated else 'the week before'} ({format_value(base, unit)})"
+        return (
+            f"{'last week' if prorated else 'the week before'} ({format_value(base, unit, kind=Kind.RATIO)})"
+        )
     text = format_value(round(base) if unit == "number" else base, unit)
     return f"last week's total prorated to this point (≈{text})" if prorated else f"the week before ({text})"

@@ -126,7 +126,14 @@ class Week:
         return change_between(self.value(name), self.last_year_so_far(name))
 
     def from_webhook(self, name: str) -> float | None:
-        """Counted by the webhook since the last sync (None before the first sync, and for ratios)."""
-        posthog = self.posthog_values.get(name)
+        """Counted by the webhook since the week's last sync, one rule for every metric: None for
+        a ratio (computed, never counted) and before the week's first sync (nothing to compare
+        with: the admin says "not synced yet"); after it, the number less PostHog's at that sync,
+        all of it for a metric that sync did not count (defined since, so only the webhook
+        counted it)."""
         value = self.value(name)
-        return None if posthog is None or value is None else value - posthog
+        # A sync stores PostHog's visitors with every week it counts: none, never synced.
+        synced = self.posthog_values.get(METRICS[0]) is not None
+        if name not in self.posthog_values or value is None or not synced:
+            return None
+        return value - (self.posthog_values[name] or 0)

@@ -12,6 +12,7 @@ on its row and retried at the next check; nothing here raises.
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -60,14 +61,23 @@ def check_after_sync() -> None:
 def check(*, now: dt.datetime | None = None) -> list[Alert]:
     """Evaluate every condition, open/resolve alerts, and deliver pending messages."""
     now = now or timezone.now()
-    for condition in conditions(now=now):
-        _apply(condition, now=now)
+    # Every open alert in one query, whatever the number of metrics; `_apply` looks each
+    # condition's up here. A row another check opens meanwhile is caught by the one-open-alert
+    # constraint, a row it resolves by the conditional update: each still starts once.
+    open_alerts = {
+        (alert.kind, alert.subject): alert for alert in Alert.objects.filter(resolved_at__isnull=True)
+    }
+    for condition in conditions(now=now, open_alerts=open_alerts):
+        _apply(condition, now=now, open_alert=open_alerts.get((condition.kind, condition.subject)))
     return deliver_pending()
 
 
-def conditions(*, now: dt.datetime) -> list[Condition]:
+def conditions(
+    *, now: dt.datetime, open_alerts: Mapping[tuple[str, str], Alert] | None = None
+) -> list[Condition]:
     """Each alert kind (per metric for the per-metric ones) with whether it holds now, and its
-    message when it does."""
+    message when it does; `open_alerts`: every open alert by (kind, subject), read here when
+    not given."""
     # The numbers' week is the real clock's, as it always was: `now` moves only
     # the time-based conditions, so a test can age a sync without moving the weeks.
     week_start = last_complete_week()
@@ -78,11 +88,13 @@ def conditions(*, now: dt.datetime) -> list[Condition]:
         Alert.Kind.WEBHOOK_QUIET: _webhook_quiet(now),
         Alert.Kind.DROP: _drop(table.week(week_start), week_start),
     }
-    open_alerts = Alert.objects.filter(
-        kind__in=[Alert.Kind.METRIC_DROP, Alert.Kind.OFF_TARGET], resolved_at__isnull=True
-    ).values_list("kind", "subject")
+    if open_alerts is None:
+        open_alerts = {
+            (alert.kind, alert.subject): alert for alert in Alert.objects.filter(resolved_at__isnull=True)
+        }
+    per_metric = [key for key in open_alerts if key[0] in (Alert.Kind.METRIC_DROP, Alert.Kind.OFF_TARGET)]
     return [Condition(kind, message is not None, message or "") for kind, message in found.items()] + (
-        metric_conditions(table, week_start, open_alerts=open_alerts)
+        metric_conditions(table, week_start, open_alerts=per_metric)
     )
 
 
@@ -205,9 +217,10 @@ def _drop(week: numbers.Week | None, week_start: dt.date) -> str | None:
 
 
 # --- State and delivery -----------------------------------------------------------------------
-def _apply(condition: Condition, *, now: dt.datetime) -> None:
+def _apply(condition: Condition, *, now: dt.datetime, open_alert: Alert | None) -> None:
+    """Open the condition's alert when it holds and none is open (`open_alert`, read by the
+    check), resolve it when it cleared."""
     kind, subject = condition.kind, condition.subject
-    open_alert = Alert.objects.filter(kind=kind, subject=subject, resolved_at__isnull=True).first()
     name = f"{kind} {subject}".strip()
     if condition.active and open_alert is None:
         try:

@@ -58,15 +58,15 @@ def _condition(kind: str, subject: str, message: str | None) -> Condition:
 
 
 def _drop(definition: MetricDefinition, week: numbers.Week) -> str | None:
-    key, unit = definition.key, definition.unit
+    key, unit, kind = definition.key, definition.unit, definition.kind
     change = week.change(key)
     share = definition.drop_alert
     if change is None or -change <= share:
         return None
     return (
         f"{definition.name} ({key}) in the week of {week.week_start} fell to "
-        f"{numbers.format_value(week.value(key), unit)} from "
-        f"{numbers.format_value(week.previous(key), unit)} the week before "
+        f"{numbers.format_value(week.value(key), unit, kind=kind)} from "
+        f"{numbers.format_value(week.previous(key), unit, kind=kind)} the week before "
         f"({change * 100:+.0f}%, more than its drop alert of {share:g}). {_weeks_link()}"
     )
 
@@ -82,8 +82,9 @@ def _off_target(definition: MetricDefinition, week: numbers.Week) -> str | None:
     where = "below" if higher else "above"
     return (
         f"{definition.name} ({key}) in the week of {week.week_start} was "
-        f"{numbers.format_value(value, unit)}, {where} its target of "
-        f"{numbers.format_value(target, unit)} ({definition.better} is better). {_weeks_link()}"
+        f"{numbers.format_value(value, unit, kind=definition.kind)}, {where} its target of "
+        f"{numbers.format_value(target, unit, kind=definition.kind)} ({definition.better} is better). "
+        f"{_weeks_link()}"
     )
 
 

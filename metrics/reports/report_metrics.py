@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from metrics import numbers
-from metrics.core.definitions import Better, MetricDefinition
+from metrics.core.definitions import Better, Kind, MetricDefinition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,7 @@ class MetricLine:
     target: float | None
     before_stored: bool
     year_stored: bool
+    kind: Kind = Kind.COUNT  # a ratio in "number" is written with three places
 
     @property
     def change(self) -> float | None:
@@ -46,21 +47,23 @@ class MetricLine:
 
     @property
     def value_text(self) -> str:
-        return numbers.format_value(self.value, self.unit)
+        return numbers.format_value(self.value, self.unit, kind=self.kind)
 
     @property
     def previous_text(self) -> str:
-        return _compared(self.previous, self.change, self.unit, stored=self.before_stored)
+        return _compared(self.previous, self.change, self.unit, kind=self.kind, stored=self.before_stored)
 
     @property
     def last_year_text(self) -> str:
-        return _compared(self.last_year, self.change_from_last_year, self.unit, stored=self.year_stored)
+        return _compared(
+            self.last_year, self.change_from_last_year, self.unit, kind=self.kind, stored=self.year_stored
+        )
 
     @property
     def target_text(self) -> str:
         if self.target is None:
             return "no target"
-        target = numbers.format_value(self.target, self.unit)
+        target = numbers.format_value(self.target, self.unit, kind=self.kind)
         bound = "at least" if self.better is Better.HIGHER else "at most"
         verdict = {True: "met", False: "missed", None: "n/a"}[self.met]
         return f"{verdict} ({bound} {target})"
@@ -80,16 +83,17 @@ def metric_lines(definitions: Iterable[MetricDefinition], week: numbers.Week) ->
             target=definition.target,
             before_stored=week.before is not None,
             year_stored=week.year_before is not None,
+            kind=definition.kind,
         )
         for definition in definitions
         if definition.in_report and (not definition.built_in or definition.target is not None)
     )
 
 
-def _compared(value: float | None, change: float | None, unit: str, *, stored: bool) -> str:
+def _compared(value: float | None, change: float | None, unit: str, *, kind: Kind, stored: bool) -> str:
     if not stored:
         return "not stored"
-    text = numbers.format_value(value, unit)
+    text = numbers.format_value(value, unit, kind=kind)
     if change is None:
         return text
     return f"{text} ({change * 100:+.1f}%)"
