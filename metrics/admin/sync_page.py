@@ -37,9 +37,6 @@ from metrics.presentation import (
     run_summary,
 )
 
-# Not re-exported by metrics.tracker (yet): the one list of the destination's events.
-from metrics.tracker import metric_matches
-
 RECENT_RUNS = 20
 
 
@@ -252,7 +249,7 @@ def destination_events(definitions: tuple[MetricDefinition, ...]) -> tuple[str, 
         for definition in definitions
         if not definition.built_in and definition.kind is not Kind.RATIO
     )
-    return metric_matches.destination_events(counted, built_in=counting.event_names())
+    return tracker.destination_events(counted, built_in=counting.event_names())
 
 
 def _planned_query(status: tracker.SyncStatus) -> dict:

@@ -26,7 +26,7 @@ from metrics.tracker.changes import WeekChange
 from metrics.tracker.connection import ConnectionReport, check_connection
 from metrics.tracker.execution import PendingSync, SyncOptions
 from metrics.tracker.lock import ProgressCallback
-from metrics.tracker.metric_matches import metric_events
+from metrics.tracker.metric_matches import destination_events, metric_events
 from metrics.tracker.pageviews import (
     PageviewResult,
     PageviewStatus,
@@ -80,6 +80,7 @@ __all__ = [
     "WipeoutRefused",
     "check_connection",
     "chunk_ranges",
+    "destination_events",
     "execute_claimed_sync",
     "get_run",
     "get_sync_status",
