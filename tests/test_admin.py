@@ -380,6 +380,7 @@ def test_list_shows_the_chart_with_the_current_week_in_progress(admin_client):
 def test_empty_list_invites_to_sync(admin_client):
     page = admin_client.get(LIST_URL).content.decode()
     assert "The chart appears once two weeks are stored" in page and f'href="{SYNC_URL}"' in page
+    assert 'class="field-week"' not in page  # no week is listed
 
 
 def stored_weeks(stored: dict[dt.date, tuple[int, int]]) -> list[numbers.Week]:

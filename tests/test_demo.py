@@ -8,6 +8,7 @@ truth and the current week growing; SIGINT to the script leaves none of its proc
 import copy
 import datetime as dt
 import os
+import random
 import re
 import signal
 import sqlite3
@@ -20,11 +21,28 @@ import requests
 from django.test import Client
 
 from demo.posthog_standin import load_events, week_start, weekly_truth
+from demo.sender import Traffic
 from tests.support.environment import read_setting
 from tests.support.stack import ROOT, admin_session, free_port
 
 WEEKS = 45
+SENDER_SEED = 62  # demo/sender.py's --seed default; scripts/demo passes none
 BANNER = "Demo data: sample events from a local PostHog stand-in"
+
+
+def most_pageviews_between(event: str, *, ticks: int = 3000) -> int:
+    """The most pageviews the demo's sender (demo/sender.py, its default seed as scripts/demo
+    runs it) sends before its first `event` or between two, in its first `ticks` events
+    (over a quarter of an hour at 3 a second; the test watches well within that)."""
+    traffic = Traffic(random.Random(SENDER_SEED))
+    most = run = 0
+    for _ in range(ticks):
+        name = traffic.next(dt.datetime.now(dt.UTC))["event"]["event"]
+        if name == "$pageview":
+            run += 1
+        elif name == event:
+            most, run = max(most, run), 0
+    return most
 
 
 def descendants(pid: int) -> set[int]:
@@ -143,20 +161,32 @@ def test_demo_fills_the_admin_keeps_counting_and_stops_completely(tmp_path):
         outbox = re.search(r"Mail and alerts the demo sends.*: (http://127\.0\.0\.1:\d+/)", output).group(1)
         first_page = requests.get(outbox, timeout=10).text
         assert "visitorsync demo: outbox" in first_page and "This is a test alert" not in first_page
+        assert "To team@demo.example" not in first_page  # no report yet (alerts go to oncall)
 
-        # The current week's pageviews, signups and revenue grow while the sender posts
-        # (bounded wait; the sender's first signup and purchase come within its first seconds).
+        # The current week's pageviews, signups and revenue grow while the sender posts. The
+        # wait is bounded by the sender's progress, not by a clock: its stream (fixed by the
+        # seed) sends at most `signup_gap` pageviews between two signups and `purchase_gap`
+        # between two purchases, so more pageviews than that without both growing is a failure,
+        # however slowly the machine runs. The deadline only stops a sender that stalls.
         def live() -> tuple[int, float, float]:
             values = stored_metric_values(tmp_path / "demo.sqlite3")
             pageviews = stored_weeks(tmp_path / "demo.sqlite3")[current][1]
             return pageviews, values.get((current, "signups"), 0.0), values.get((current, "revenue"), 0.0)
 
+        signup_gap, purchase_gap = (most_pageviews_between(name) for name in ("signed_up", "purchase"))
         first = live()
-        deadline = time.monotonic() + 30
-        while (
-            not all(now > then for now, then in zip(live(), first, strict=True)) or live()[0] < first[0] + 10
-        ):
-            assert time.monotonic() < deadline, f"the current week did not grow: {first} -> {live()}"
+        deadline = time.monotonic() + 300
+        while True:
+            latest = live()
+            grown = latest[0] - first[0]
+            if grown >= 10 and latest[1] > first[1] and latest[2] > first[2]:
+                break
+            # +2: pageviews are read just after the metrics, a delivery may land in between.
+            assert latest[1] > first[1] or grown <= signup_gap + 2, f"no signup counted: {first} -> {latest}"
+            assert latest[2] > first[2] or grown <= purchase_gap + 2, (
+                f"no purchase counted: {first} -> {latest}"
+            )
+            assert time.monotonic() < deadline, f"the sender stalled: {first} -> {latest}"
             time.sleep(1)
         # A scheduled sync (PostHog holds what the sender delivered, properties included) keeps
         # what the webhook counted: no number of the week falls back.

@@ -13,10 +13,10 @@ import responses
 from metrics import catalog
 from metrics.admin.preview_query import preview_weeks
 from metrics.core import weeks
-from metrics.core.definitions import parse_definition
 from metrics.models import Metric, MetricValue, WeeklyMetric
 from tests.support.admin import messages_of, staff
 from tests.support.helpers import QUERY_URL
+from tests.support.kpis import define
 
 ADD_URL = "/admin/metrics/metric/add/"
 PREVIEW_URL = "/admin/metrics/metric/preview/"
@@ -38,10 +38,6 @@ def form(**fields) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def define(**raw) -> None:
-    catalog.save(parse_definition(raw))
-
-
 def field_errors(response) -> dict[str, list[str]]:
     return {name: list(errors) for name, errors in response.context["adminform"].form.errors.items()}
 
@@ -61,7 +57,9 @@ def test_create_reads_comma_separated_events_and_json_properties(admin_client):
 
 
 def test_edit_keeps_the_key_and_shows_events_as_text(admin_client, db):
-    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    define(
+        dict(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    )
     page = admin_client.get(change_url("revenue"))
     assert 'value="purchase"' in page.content.decode() and 'name="key"' not in page.content.decode()
     response = admin_client.post(
@@ -98,8 +96,10 @@ def test_invalid_definitions_are_refused_on_their_field(admin_client, fields, fi
 
 
 def test_a_ratio_of_a_ratio_is_refused_on_the_numerator(admin_client, db):
-    define(key="signups", name="Signups", kind="count", events=["signed_up"])
-    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    define(dict(key="signups", name="Signups", kind="count", events=["signed_up"]))
+    define(
+        dict(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    )
     response = admin_client.post(
         ADD_URL, form(key="odd", name="Odd", kind="ratio", numerator="signup_rate", denominator="visitors")
     )
@@ -125,8 +125,10 @@ def test_a_built_in_edits_only_how_it_is_shown(admin_client, db):
 
 
 def test_delete_refuses_a_built_in_and_a_ratios_operand_naming_the_ratio(admin_client, db):
-    define(key="signups", name="Signups", kind="count", events=["signed_up"])
-    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    define(dict(key="signups", name="Signups", kind="count", events=["signed_up"]))
+    define(
+        dict(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    )
     for key, words in (("visitors", "'visitors' is built in"), ("signups", "the ratio 'signup_rate' uses")):
         url = change_url(key).replace("/change/", "/delete/")
         response = admin_client.post(url, {"post": "yes"})
@@ -153,7 +155,9 @@ def test_staff_needs_djangos_permissions(client, db):
 
 
 def test_the_metric_list_shows_every_metric(admin_client, db):
-    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    define(
+        dict(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    )
     page = admin_client.get("/admin/metrics/metric/").content.decode()
     for text in ("visitors", "pageviews", "revenue", "VISITORSYNC_EVENT", "purchase", "EUR"):
         assert text in page, text
@@ -190,7 +194,7 @@ def test_preview_sends_one_query_and_shows_eight_weeks(admin_client):
 
 @responses.activate
 def test_preview_of_a_ratio_asks_for_both_operands_in_one_query(admin_client, db):
-    define(key="signups", name="Signups", kind="count", events=["signed_up"])
+    define(dict(key="signups", name="Signups", kind="count", events=["signed_up"]))
     first, _ = preview_weeks()
     rows = [[(first + weeks.ONE_WEEK * i).isoformat(), 4 * i, 5 * i, i] for i in range(8)]
     responses.post(QUERY_URL, json={"results": rows, "hasMore": False})
@@ -246,12 +250,12 @@ def four_metrics(db):
     earlier, later = current - weeks.ONE_WEEK * 2, current - weeks.ONE_WEEK
     WeeklyMetric.objects.create(week_start=earlier, visitors=200, pageviews=900)
     WeeklyMetric.objects.create(week_start=later, visitors=0, pageviews=0)
-    define(key="signups", name="Signups", kind="count", events=["signed_up"], order=1)
-    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR",
-           target=5000, order=2)  # fmt: skip
-    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors",
-           order=3)  # fmt: skip
-    define(key="hidden", name="Hidden", kind="count", events=["x"], in_admin_list=False, order=4)
+    define(dict(key="signups", name="Signups", kind="count", events=["signed_up"], order=1))
+    define(dict(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR",
+                target=5000, order=2))  # fmt: skip
+    define(dict(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups",
+                denominator="visitors", order=3))  # fmt: skip
+    define(dict(key="hidden", name="Hidden", kind="count", events=["x"], in_admin_list=False, order=4))
     metric = {row.key: row for row in Metric.objects.all()}
     MetricValue.objects.create(metric=metric["signups"], week_start=earlier, value=10)
     MetricValue.objects.create(metric=metric["signups"], week_start=later, value=3)

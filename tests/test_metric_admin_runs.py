@@ -10,21 +10,21 @@ import pytest
 
 from metrics import catalog
 from metrics.core import weeks
-from metrics.core.definitions import parse_definition
 from metrics.models import Metric, MetricValue, SyncRun, WeeklyMetric
+from tests.support.kpis import define
 
 SYNC_URL = "/admin/metrics/weeklymetric/sync/"
 
 
-def define(**raw) -> None:
-    catalog.save(parse_definition(raw))
-
-
 @pytest.fixture
 def kpis(db):
-    define(key="signups", name="Signups", kind="count", events=["signed_up"])
-    define(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
-    define(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    define(dict(key="signups", name="Signups", kind="count", events=["signed_up"]))
+    define(
+        dict(key="revenue", name="Revenue", kind="sum", events=["purchase"], property="amount", unit="EUR")
+    )
+    define(
+        dict(key="signup_rate", name="Signup rate", kind="ratio", numerator="signups", denominator="visitors")
+    )
 
 
 def change(week: dt.date, *, visitors=(10, 12), metrics: dict | None = None) -> dict:
@@ -165,7 +165,7 @@ def test_the_weeks_page_query_count_does_not_grow_with_metrics(
     admin_client, synced_week, django_assert_num_queries, extra
 ):
     for n in range(extra):
-        define(key=f"m{n}", name=f"M{n}", kind="unique", events=[f"e{n}"])
+        define(dict(key=f"m{n}", name=f"M{n}", kind="unique", events=[f"e{n}"]))
     admin_client.get(f"{LIST_URL}{synced_week.pk}/change/")  # the session is warm
     # session, user, the week (twice: its title, then Django's page), the weeks around it, the
     # definitions, the MetricValue rows
@@ -205,7 +205,7 @@ def rows_of_list(html: str, list_id: str) -> list[str]:
 
 # --- The events the destination must send ---------------------------------------------------
 def test_the_sync_page_lists_the_events_the_destination_must_send(admin_client, kpis, client):
-    define(key="buyers", name="Buyers", kind="unique", events=["purchase", "trial_converted"])
+    define(dict(key="buyers", name="Buyers", kind="unique", events=["purchase", "trial_converted"]))
     page = admin_client.get(SYNC_URL).content.decode()
     row = page[page.index('id="destination-events"') :]
     row = row[: row.index("</tr>")]

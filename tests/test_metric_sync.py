@@ -22,6 +22,7 @@ from metrics.models import MetricValue, SyncRun
 from metrics.posthog import PostHogClient, QueriedMetric
 from metrics.posthog.query import read_weekly_counts
 from tests.support.helpers import stored_numbers
+from tests.support.kpis import stored_values
 from tests.support.metric_files import EVERY_OPERATOR as METRICS
 from tests.support.posthog_stub import Event, week_start, weekly_truth
 
@@ -119,13 +120,6 @@ def expected(events, settings, first: dt.date) -> dict[tuple[dt.date, str], floa
     for slot, members in persons.items():
         result[slot] = float(len(members))
     return result
-
-
-def stored_values() -> dict[tuple[dt.date, str], tuple[float, float | None]]:
-    return {
-        (row.week_start, row.metric.key): (row.value, row.posthog_value)
-        for row in MetricValue.objects.select_related("metric")
-    }
 
 
 def assert_equal_numbers(stored: dict, wanted: dict) -> None:

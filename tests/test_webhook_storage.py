@@ -30,13 +30,18 @@ def test_only_the_indexes_the_webhook_and_its_readers_use():
     assert not [d for d in deliveries if "pattern_ops" in d], deliveries
     # Visitors: only the primary key (week_start, visitor_hash), which pruning by week uses too.
     assert [d.split(" USING ")[1] for d in _indexes(WeekVisitor)] == ["btree (week_start, visitor_hash)"]
+    # The 16-byte key and visitor hash are stored as such: a uuid and a bytea, never text.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
-            "AND attname IN ('key', 'visitor_hash') ORDER BY attname",
-            [WebhookDelivery._meta.db_table],
+            "SELECT attrelid::regclass::text, attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid IN (%s::regclass, %s::regclass) AND attname IN ('key', 'visitor_hash') "
+            "ORDER BY attname",
+            [WebhookDelivery._meta.db_table, WeekVisitor._meta.db_table],
         )
-        assert [row[0] for row in cursor.fetchall()] == ["uuid"]
+        assert cursor.fetchall() == [
+            (WebhookDelivery._meta.db_table, "key", "uuid"),
+            (WeekVisitor._meta.db_table, "visitor_hash", "bytea"),
+        ]
 
 
 def test_a_delivery_keeps_16_bytes_of_key_and_of_visitor_hash():

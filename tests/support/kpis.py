@@ -40,3 +40,11 @@ def store(week_start: dt.date, *, visitors: int = 0, pageviews: int = 0, **value
         MetricValue.objects.update_or_create(
             week_start=week_start, metric_id=ids[key], defaults={"value": value, "posthog_value": value}
         )
+
+
+def stored_values() -> dict[tuple[dt.date, str], tuple[float, float | None]]:
+    """Every MetricValue row as (week, metric key) -> (value, posthog_value)."""
+    return {
+        (row.week_start, row.metric.key): (row.value, row.posthog_value)
+        for row in MetricValue.objects.select_related("metric")
+    }
